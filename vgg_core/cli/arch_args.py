@@ -1,0 +1,37 @@
+"""The architecture flags shared by ``summary`` and ``train``."""
+
+from __future__ import annotations
+
+import argparse
+
+from ..spec import PRESETS, ArchSpec, SpecError, parse_conv_arch, preset
+
+
+def add_arch_arguments(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("architecture (default: d2l's VGG-11, 1x224x224, 10 classes)")
+    src = g.add_mutually_exclusive_group()
+    src.add_argument("--arch", metavar="TEXT", help="conv_arch as ((1, 64), (1, 128), ...) or 1x64 1x128 2x256")
+    src.add_argument("--preset", choices=sorted(PRESETS), help="a named configuration; 'd2l' is VGG-11 with ratio 4")
+    g.add_argument("--ratio", type=int, help="divide every block's channels by this, as d2l does (default 1)")
+    g.add_argument("--in-channels", type=int, help="input channels (default 1)")
+    g.add_argument("--input-size", type=int, help="input side in pixels (default 224)")
+    g.add_argument("--num-classes", type=int, help="output classes (default 10)")
+    g.add_argument("--fc-width", type=int, help="width of the two hidden Linear layers (default 4096)")
+    g.add_argument("--dropout", type=float, help="dropout after each hidden Linear (default 0.5)")
+    g.add_argument("--batch-norm", action="store_true", default=None, help="BatchNorm2d after every conv (VGG-BN)")
+
+
+def spec_from_args(args: argparse.Namespace) -> ArchSpec:
+    """Start from the preset (or the default) and apply the flags given; raises SpecError."""
+    base = preset(args.preset) if args.preset else ArchSpec()
+    changes = {
+        key: getattr(args, key)
+        for key in ("ratio", "in_channels", "input_size", "num_classes", "fc_width", "dropout", "batch_norm")
+        if getattr(args, key) is not None
+    }
+    if args.arch is not None:
+        changes["conv_arch"] = parse_conv_arch(args.arch)
+    return base.replace(**changes) if changes else base
+
+
+__all__ = ["add_arch_arguments", "spec_from_args", "SpecError"]
