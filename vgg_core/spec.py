@@ -110,7 +110,7 @@ def parse_conv_arch(text: str) -> tuple[tuple[int, int], ...]:
         raise SpecError(["conv_arch is empty; write blocks as ((1, 64), (1, 128)) or 1x64 1x128"])
     if len(text) > MAX_ARCH_TEXT:
         raise SpecError([f"conv_arch text is {len(text)} characters; at most {MAX_ARCH_TEXT} allowed"])
-    if re.fullmatch(r"[\d\sx×X,;]+", text) and re.search(r"[x×X]", text):
+    if not re.search(r"[()\[\]]", text) and re.search(r"\d\s*[x×X]", text):
         return _parse_compact(text)
     try:
         value = ast.literal_eval(text)
