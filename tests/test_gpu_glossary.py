@@ -1,0 +1,80 @@
+"""Every figure the GPU panel shows has a tooltip in English and Chinese, true to the seed's guide."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from vgg_core import glossary, gpu
+from vgg_core.glossary import GLOSSARY, NOTE, explain
+
+SHOWN = (
+    [*gpu.GPU_FIELDS, "lost"]
+    + [f"processes.{f}" for f in gpu.PROCESS_FIELDS]
+    + [f"host.{f}" for f in gpu.HOST_FIELDS]
+    + ["driver_version", "cuda_version"]
+)
+HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+@pytest.mark.parametrize("key", SHOWN)
+def test_every_field_explained_in_both_languages(key: str) -> None:
+    entry = GLOSSARY[key]
+    assert entry["label"].strip()
+    assert len(entry["en"]) > 15 and not HAN.search(entry["en"])
+    assert len(HAN.findall(entry["zh"])) >= 5
+
+
+def test_nothing_unexplained_and_nothing_stale() -> None:
+    assert set(GLOSSARY) == set(SHOWN)
+
+
+def test_snapshot_keys_are_all_covered() -> None:
+    """The keys a real snapshot carries (less bookkeeping) are exactly the glossary's."""
+    g = gpu.GpuInfo(index=0).to_dict()
+    keys = set(g) - {"reason", "na_reasons"} | {f"host.{k}" for k in gpu.host_stats().to_dict()}
+    keys |= {f"processes.{k}" for k in gpu.ProcessInfo(1, None, None, "C").__dict__}
+    keys |= {"driver_version", "cuda_version"}
+    assert keys == set(GLOSSARY)
+
+
+def test_labels_are_nvidia_smis_columns() -> None:
+    labels = {GLOSSARY[k]["label"] for k in GLOSSARY}
+    for column in ("GPU", "Fan", "Name", "Temp", "Perf", "Persistence-M", "Bus-Id", "Disp.A",
+                   "GPU-Util", "Volatile Uncorr. ECC", "Compute M.", "Processes"):
+        assert column in labels, column
+
+
+@pytest.mark.parametrize(
+    "key,zh,en",
+    [
+        ("performance_state", "从 P0（最大性能）到 P12（最小性能）", "from P0 (maximum performance) to P12 (minimum performance)"),
+        ("persistence_mode", "持续模式虽然耗能大，但是在新的 GPU 应用启动时花费的时间更少", "a new GPU program starts faster"),
+        ("fan_percent", "N/A 表示没有风扇", "N/A means the card has no fan"),
+        ("temperature_c", "GPU 温度过高会导致 GPU 的频率下降", "lowers its clock"),
+        ("bus_id", "domain:bus:device.function", "domain:bus:device.function"),
+        ("display_active", "表示 GPU 的显示是否初始化", "Display Active"),
+        ("index", "从 0 开始编号", "numbered from 0"),
+        ("utilization_percent", "不是显存用了多少", "not how much memory is used"),
+        ("memory_used_mib", "显存占用不等于 GPU 使用率", "This is not how busy the GPU is"),
+    ],
+)
+def test_faithful_to_the_seed(key: str, zh: str, en: str) -> None:
+    assert zh in GLOSSARY[key]["zh"]
+    assert en in GLOSSARY[key]["en"]
+
+
+def test_the_note_on_memory_versus_utilisation() -> None:
+    assert "显存占用和 GPU 占用是两个不一样的东西" in NOTE["zh"] and "caffe" in NOTE["zh"] and "TensorFlow" in NOTE["zh"]
+    assert "two different things" in NOTE["en"] and "Caffe" in NOTE["en"] and "TensorFlow" in NOTE["en"]
+
+
+def test_explain_and_its_errors() -> None:
+    assert explain("fan_percent", "zh") == GLOSSARY["fan_percent"]["zh"]
+    assert explain("fan_percent") == GLOSSARY["fan_percent"]["en"]
+    with pytest.raises(KeyError, match="allowed: en, zh"):
+        explain("fan_percent", "fr")
+    with pytest.raises(KeyError, match="no glossary entry"):
+        explain("fan_speed")
+    assert glossary.label("compute_mode") == "Compute M."
