@@ -1,0 +1,63 @@
+"""VGG Explorer: the router and the sidebar every page shares.
+
+Run with ``streamlit run app.py``. The current architecture and the language live in session
+state and in the URL (see pages/state.py); each page is one file in pages/ with a render().
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages import routing, state
+from pages.i18n import LANG_LABELS, t
+from pages.views import exact, human_macs, md_escape, summary_of
+from vgg_core.report import human
+from vgg_core.spec import format_compact
+
+PAGES = (
+    ("pages/explore.py", "nav.explore", ":material/account_tree:", "explore"),
+    ("pages/compare.py", "nav.compare", ":material/compare_arrows:", "compare"),
+    ("pages/train.py", "nav.train", ":material/model_training:", "train"),
+    ("pages/gpu.py", "nav.gpu", ":material/memory:", "gpu"),
+)
+
+
+def sidebar() -> None:
+    spec = state.current_spec()
+    s = summary_of(spec)
+    with st.sidebar:
+        st.radio(t("lang.label"), state.LANGS, key=state.LANG, format_func=LANG_LABELS.get, horizontal=True)
+        with st.container(key="sidebar_arch", border=True):
+            st.markdown(f"**{t('sidebar.current')}**: {t('preset.' + state.preset_of(spec))}")
+            ratio = f" ÷ {spec.ratio}" if spec.ratio != 1 else ""
+            st.markdown(
+                f"{t('sidebar.blocks')}: `{format_compact(spec.conv_arch)}`{ratio}  \n"
+                f"{t('sidebar.input')}: {spec.in_channels}×{spec.input_size}×{spec.input_size} · "
+                f"{t('sidebar.classes')}: {spec.num_classes} · {t('sidebar.fc')}: {spec.fc_width}"
+                + (" · BN" if spec.batch_norm else "")
+            )
+            st.markdown(
+                f"{t('sidebar.params')}: **{human(s.total_params)}** ({exact(s.total_params)})  \n"
+                f"{t('sidebar.macs')}: **{human_macs(s.total_macs)}**"
+            )
+            st.caption(t("sidebar.link"))
+            st.button(t("sidebar.reset"), key="reset_arch", on_click=state.reset, icon=":material/restart_alt:")
+
+
+def main() -> None:
+    state.init()
+    st.set_page_config(page_title=t("app.title"), page_icon=":material/view_in_ar:", layout="wide")
+    page = st.navigation(
+        [st.Page(path, title=t(title), icon=icon, url_path=url, default=(url == "explore"))
+         for path, title, icon, url in PAGES]
+    )
+    state.sync_url()
+    sidebar()
+    warning = st.session_state.get(state.URL_WARNING)
+    if warning:
+        st.warning(t("url.warning", problem=md_escape(warning)))
+    with routing.routed():
+        page.run()
+
+
+main()

@@ -1,0 +1,130 @@
+"""Compare: several architectures side by side, on the same input and classifier."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from pages import charts, routing, state
+from pages.i18n import labels, t
+from pages.views import block_label, exact, human_macs, md_escape, pct, summary_of
+from vgg_core.report import human, human_bytes, shape_text
+from vgg_core.spec import PRESETS, ArchSpec, SpecError, format_compact, parse_conv_arch
+from vgg_core.summary import Summary
+
+CURRENT = "current"
+DEFAULT_CHOICE = [CURRENT, "vgg16", "d2l"]
+_SAVED = {"compare_archs": "compare_archs_saved", "compare_custom": "compare_custom_saved"}
+
+
+def render() -> None:
+    current = state.current_spec()
+    st.title(t("compare.title"))
+    st.caption(
+        t(
+            "compare.caption",
+            input=f"{current.in_channels}×{current.input_size}×{current.input_size}",
+            classes=current.num_classes,
+            fc=current.fc_width,
+        )
+    )
+    entries = _choose(current)
+    if len(entries) < 2:
+        st.info(t("compare.need_two"))
+    if not entries:
+        return
+    # Later: finished training runs join here as (label, summary) entries too.
+    summaries = [(label, summary_of(spec)) for label, spec in entries]
+
+    st.subheader(t("compare.totals"))
+    with st.container(key="compare_totals"):
+        st.table(_totals_frame(summaries))
+    st.subheader(t("compare.shapes"))
+    with st.container(key="compare_shapes"):
+        st.table(_shapes_frame(summaries))
+    st.subheader(t("compare.charts"))
+    log = st.checkbox(t("charts.log"), key="compare_log")
+    df, order = _per_block(summaries)
+    a, b = st.columns(2)
+    a.plotly_chart(charts.grouped(df, "params", t("compare.params"), order, log), key="compare_params")
+    b.plotly_chart(charts.grouped(df, "macs", t("compare.macs"), order, log), key="compare_macs")
+
+
+def _choose(current: ArchSpec) -> list[tuple[str, ArchSpec]]:
+    """The chosen presets (on the current input and classifier) and the valid custom lines."""
+    ss = st.session_state
+    # Widgets forget their value when the user visits another page; keep it across visits.
+    ss.setdefault("compare_archs", list(ss.get(_SAVED["compare_archs"], DEFAULT_CHOICE)))
+    ss.setdefault("compare_custom", ss.get(_SAVED["compare_custom"], ""))
+
+    label = labels("preset", [CURRENT, *PRESETS])
+    chosen = st.multiselect(t("compare.choose"), [CURRENT, *PRESETS], key="compare_archs", format_func=label,
+                            on_change=_save, args=("compare_archs",))
+    custom = st.text_area(t("compare.custom"), key="compare_custom", help=t("compare.custom.help"), height=90,
+                          on_change=_save, args=("compare_custom",))
+    entries: list[tuple[str, ArchSpec]] = []
+    for name in chosen:
+        if name == CURRENT:
+            entries.append((label(name), current))
+            continue
+        try:
+            entries.append((label(name), current.replace(conv_arch=PRESETS[name].conv_arch, ratio=PRESETS[name].ratio)))
+        except SpecError as err:
+            st.error(t("compare.preset.error", name=label(name), problem=md_escape(str(err))))
+    for n, line in enumerate(custom.splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            entries.append((t("compare.custom.name", n=n), current.replace(conv_arch=parse_conv_arch(line), ratio=1)))
+        except SpecError as err:
+            st.error(t("compare.custom.error", n=n, problem=md_escape(str(err))))
+    return entries
+
+
+def _save(key: str) -> None:
+    st.session_state[_SAVED[key]] = st.session_state[key]
+
+
+def _totals_frame(summaries: list[tuple[str, Summary]]) -> pd.DataFrame:
+    rows = {
+        t("row.conv_arch"): lambda s: format_compact(s.spec.blocks),
+        t("row.conv_layers"): lambda s: str(sum(n for n, _ in s.spec.blocks)),
+        t("row.flatten"): lambda s: exact(s.flatten_size),
+        t("row.params"): lambda s: exact(s.total_params),
+        t("row.params_h"): lambda s: human(s.total_params),
+        t("row.macs"): lambda s: exact(s.total_macs),
+        t("row.macs_h"): lambda s: human_macs(s.total_macs),
+        t("row.param_mem"): lambda s: human_bytes(s.param_bytes),
+        t("row.act_mem"): lambda s: human_bytes(s.activation_bytes),
+        t("row.fc_pct"): lambda s: pct(s.fc_params, s.total_params),
+        t("row.conv_macs_pct"): lambda s: pct(s.conv_macs, s.total_macs),
+    }
+    return pd.DataFrame({label: [f(s) for f in rows.values()] for label, s in summaries}, index=list(rows))
+
+
+def _shapes_frame(summaries: list[tuple[str, Summary]]) -> pd.DataFrame:
+    """One row per block (the longest architecture sets the count), then the classifier's output."""
+    n_blocks = max(len(s.spec.conv_arch) for _, s in summaries)
+    index = [block_label(f"block {i}") for i in range(1, n_blocks + 1)] + ["Flatten", block_label("classifier")]
+    columns = {}
+    for label, s in summaries:
+        shapes = [shape_text(b.output_shape) for b in s.blocks[:-1]]
+        shapes += ["—"] * (n_blocks - len(shapes))
+        columns[label] = shapes + [exact(s.flatten_size), shape_text(s.blocks[-1].output_shape)]
+    return pd.DataFrame(columns, index=index)
+
+
+def _per_block(summaries: list[tuple[str, Summary]]) -> tuple[pd.DataFrame, list[str]]:
+    rows, order = [], []
+    for label, s in summaries:
+        for b in s.blocks:
+            name = block_label(b.block)
+            rows.append({"architecture": label, "block": name, "params": b.params, "macs": b.macs})
+            if name not in order:
+                order.append(name)
+    classifier = block_label("classifier")
+    order = [o for o in order if o != classifier] + [classifier]
+    return pd.DataFrame(rows), order
+
+
+routing.show(render)

@@ -1,0 +1,111 @@
+"""Summaries as the pages show them: cached, with translated headers and readable layer names."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+import streamlit as st
+
+from vgg_core.report import blocks_frame, human, human_bytes, layers_frame
+from vgg_core.spec import ArchSpec
+from vgg_core.summary import CLASSIFIER, Summary, summarize
+
+from .i18n import t
+
+CONV, FC = "conv", "fc"
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def _summary(spec_dict: dict) -> Summary:
+    return summarize(ArchSpec.from_dict(spec_dict))
+
+
+def summary_of(spec: ArchSpec) -> Summary:
+    """Cheap anyway (milliseconds on the meta device), but every rerun asks for it."""
+    return _summary(spec.to_dict())
+
+
+def layer_names(summary: Summary) -> list[str]:
+    """Caffe-style names as the VGG paper's models use them: conv3_2, pool3, fc6 -> here fc1..fc3."""
+    names, counts = [], {}
+    for row in summary.layers:
+        if row.block == CLASSIFIER:
+            stem, group = row.type.lower().replace("linear", "fc"), "fc"
+        else:
+            stem = {"Conv2d": "conv", "BatchNorm2d": "bn", "ReLU": "relu", "MaxPool2d": "pool"}.get(row.type, row.type)
+            group = row.block.split()[-1]
+        key = (group, stem)
+        counts[key] = counts.get(key, 0) + 1
+        if row.block == CLASSIFIER:
+            names.append(stem if stem == "flatten" else f"{stem}{counts[key]}")
+        elif stem == "pool":
+            names.append(f"pool{group}")
+        else:
+            names.append(f"{stem}{group}_{counts[key]}")
+    return names
+
+
+def kind(block: str) -> str:
+    return FC if block == CLASSIFIER else CONV
+
+
+def block_label(block: str) -> str:
+    if block == CLASSIFIER:
+        return t("block.classifier")
+    return t("block.n", n=block.split()[-1])
+
+
+def layers_table(summary: Summary) -> pd.DataFrame:
+    """The layer table with translated headers; integer columns stay integers."""
+    df = layers_frame(summary)
+    return pd.DataFrame(
+        {
+            t("col.block"): [block_label(b) for b in df["block"]],
+            t("col.layer"): layer_names(summary),
+            t("col.type"): df["type"],
+            t("col.module"): df["layer"],
+            t("col.output_shape"): df["output_shape"],
+            t("col.params"): df["params"],
+            t("col.macs"): df["macs"],
+            t("col.activation"): [human_bytes(b) for b in df["activation_bytes"]],
+        }
+    )
+
+
+def blocks_table(summary: Summary) -> pd.DataFrame:
+    df = blocks_frame(summary)
+    return pd.DataFrame(
+        {
+            t("col.block"): [block_label(b) for b in df["block"]],
+            t("col.output_shape"): df["output_shape"],
+            t("col.params"): df["params"],
+            t("col.macs"): df["macs"],
+            t("col.activation"): [human_bytes(b) for b in df["activation_bytes"]],
+        }
+    )
+
+
+def count_columns() -> dict:
+    """Exact integers with thousands separators in the grid."""
+    return {
+        t("col.params"): st.column_config.NumberColumn(format="localized"),
+        t("col.macs"): st.column_config.NumberColumn(format="localized"),
+    }
+
+
+def exact(n: int) -> str:
+    return f"{n:,}"
+
+
+def pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:.1f}%" if whole else "0.0%"
+
+
+def human_macs(n: int) -> str:
+    return human(n, 3 if n >= 1e9 else 1)
+
+
+def md_escape(text: str) -> str:
+    """User text inside a message must not turn into Markdown, LaTeX or HTML."""
+    return re.sub(r"([\\`*_{}\[\]<>()#+\-.!|$~])", r"\\\1", text)
