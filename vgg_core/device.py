@@ -1,0 +1,71 @@
+"""Turn a ``--device`` string into a torch.device that exists here, or one line saying what does."""
+
+from __future__ import annotations
+
+import platform
+import re
+
+import torch
+
+DEVICE_HELP = "auto, cpu, cuda, cuda:N or mps"
+
+
+class DeviceError(ValueError):
+    pass
+
+
+def resolve_device(text: str = "auto") -> torch.device:
+    """``auto`` = the first CUDA GPU, else Apple's MPS, else the CPU."""
+    text = (text or "auto").strip().lower()
+    if text == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", torch.cuda.current_device())
+        if _mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if text == "cpu":
+        return torch.device("cpu")
+    if text == "mps":
+        if not _mps_available():
+            raise DeviceError(f"device mps is not available here; available: {available_devices()}")
+        return torch.device("mps")
+    m = re.fullmatch(r"cuda(?::(\d{1,3}))?", text)
+    if m:
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        index = int(m.group(1) or 0)
+        if count == 0:
+            raise DeviceError(f"device {text} is not available: no CUDA GPU is visible; available: {available_devices()}")
+        if index >= count:
+            raise DeviceError(f"device {text} does not exist: {count} CUDA GPU(s) visible; available: {available_devices()}")
+        return torch.device("cuda", index)
+    raise DeviceError(f"unknown device {text!r}; use {DEVICE_HELP} (available here: {available_devices()})")
+
+
+def available_devices() -> str:
+    names = ["cpu"]
+    if torch.cuda.is_available():
+        names += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    if _mps_available():
+        names.append("mps")
+    return ", ".join(names)
+
+
+def device_name(device: torch.device) -> str:
+    """The hardware's own name, for run records: 'NVIDIA H100 80GB HBM3', 'AMD EPYC', ..."""
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "mps":
+        return f"Apple MPS ({platform.machine()})"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "CPU"
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps and mps.is_available())

@@ -1,0 +1,215 @@
+"""Before pressing Train: how much memory a run needs and how long an epoch takes.
+
+Memory is counted from the summary's per-layer shapes with what autograd really keeps for the
+backward pass of this network (the ReLUs run in place, as the trainer runs them):
+  input batch          the float input (and its bf16 copy under autocast), saved by the first conv
+  ReLU                 its output, saved by itself and by the conv, pool or Linear after it
+  MaxPool2d            its output (saved by the next layer) and the argmax indices (int64)
+  BatchNorm2d          its input (the conv's output)
+  Dropout              its output (saved by the next Linear) and the mask: bool on CUDA, a float
+                       "noise" tensor on the CPU (ATen's unfused dropout)
+  last Linear          log-softmax's output, saved by the loss
+plus weights, gradients, optimizer state, the weights' bf16 copies under autocast, the dataset
+on the device, the gradients in flight during the backward pass (``workspace_bytes_per_example``)
+and the optimizer's temporaries (Adam's unfused step on the CPU). Time comes from the summary's MACs (a training step is about 3x
+the forward pass) over a throughput measured once per process on the device itself.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+
+from .data import IMAGE_SIZE, SPLITS
+from .device import resolve_device
+from .summary import Summary, summarize
+from .spec import ArchSpec
+
+TRAIN_MACS_FACTOR = 3  # forward + gradient w.r.t. inputs + gradient w.r.t. weights
+# Measured peaks on the CPU ran up to ~25% over the sum of the parts (allocator fragmentation,
+# oneDNN's reorders), so a run "fits" only with this much room to spare.
+HEADROOM = 1.25
+DATASET_BYTES = sum(n * (IMAGE_SIZE * IMAGE_SIZE + 8) for n in SPLITS.values())  # uint8 images, int64 labels
+
+
+@dataclass(frozen=True)
+class TrainingEstimate:
+    device: str
+    batch_size: int
+    param_bytes: int
+    grad_bytes: int
+    optimizer_bytes: int
+    optimizer_workspace_bytes: int  # temporaries of the optimizer's step on one weight tensor (CPU: not fused)
+    amp_weight_bytes: int  # autocast's bf16 copies of the weights
+    activation_bytes: int  # saved for backward, whole batch
+    workspace_bytes: int  # gradients in flight during the backward pass
+    dataset_bytes: int
+    total_bytes: int
+    available_bytes: int | None  # free memory on the device now (None: unknown)
+    fits: bool | None
+    macs_per_example: int  # forward
+    seconds_per_epoch: float | None
+    calibration_macs_per_sec: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def activation_bytes_per_example(summary: Summary, device_type: str = "cpu", amp: bool = False) -> int:
+    """Bytes autograd keeps for the backward pass, per example, for the model as the trainer runs it."""
+    return sum(_saved_per_layer(summary, device_type, amp))
+
+
+def workspace_bytes_per_example(summary: Summary, device_type: str = "cpu", amp: bool = False) -> int:
+    """What the backward pass needs on top of the saved tensors, per example, at its peak.
+
+    CUDA: the backward pass frees each layer's saved tensors as it passes, so the peak is where
+    the tensors still saved plus the layer's two gradients (input and output) are largest; on an
+    H100 this matched the allocator's measured peak to 0-5%. CPU: oneDNN holds reorder buffers
+    and the heap keeps freed blocks, so the largest layer's two gradients are counted on top of
+    everything saved (measured: 0.84-1.23x with the trainer's allocator setting).
+    """
+    value = 2 if amp else 4
+    spec = summary.spec
+    shapes = [(1, spec.in_channels, spec.input_size, spec.input_size)] + [r.output_shape for r in summary.layers]
+    pairs = [(_numel(a) + _numel(b)) * value for a, b in zip(shapes, shapes[1:])]
+    if device_type == "cpu":
+        return max(pairs)
+    saved = _saved_per_layer(summary, device_type, amp)
+    total, alive, peak = sum(saved), saved[0], 0
+    for layer_saved, pair in zip(saved[1:], pairs):
+        alive += layer_saved  # saved by this layer and the ones before it: not yet freed when its backward runs
+        peak = max(peak, alive + pair)
+    return max(peak - total, 0)
+
+
+def _saved_per_layer(summary: Summary, device_type: str, amp: bool) -> list[int]:
+    """[the input batch, then each layer's share], per example."""
+    value = 2 if amp else 4
+    spec = summary.spec
+    saved = [spec.in_channels * spec.input_size**2 * (4 + (2 if amp else 0))]
+    layers = summary.layers
+    for i, row in enumerate(layers):
+        n = _numel(row.output_shape)
+        if row.type in ("ReLU", "BatchNorm2d"):
+            saved.append(n * value)
+        elif row.type == "MaxPool2d":
+            saved.append(n * (value + 8))
+        elif row.type == "Dropout" and spec.dropout > 0:
+            saved.append(n * (value + (1 if device_type == "cuda" else 4)))
+        elif row.type == "Linear" and i == len(layers) - 1:
+            saved.append(n * 4)
+        else:
+            saved.append(0)
+    return saved
+
+
+def estimate_training(
+    spec: ArchSpec,
+    batch_size: int = 128,
+    *,
+    optimizer: str = "sgd",
+    momentum: float = 0.0,
+    weight_decay: float = 0.0,
+    device: str | torch.device = "cpu",
+    train_examples: int = SPLITS["train"],
+    test_examples: int = SPLITS["t10k"],
+    amp: bool = True,
+    measure_speed: bool = True,
+) -> TrainingEstimate:
+    """Memory and time for one run; ``device`` as ``--device`` takes it (raises DeviceError)."""
+    dev = device if isinstance(device, torch.device) else resolve_device(device)
+    use_amp = amp and dev.type == "cuda"
+    summary = summarize(spec)
+    params = summary.total_params
+    param_bytes = params * 4
+    state_per_param = 2 if optimizer == "adam" else (1 if momentum else 0)
+    amp_weight_bytes = params * 2 if use_amp else 0
+    activations = activation_bytes_per_example(summary, dev.type, use_amp) * batch_size
+    workspace = workspace_bytes_per_example(summary, dev.type, use_amp) * batch_size
+    temporaries = (2 if optimizer == "adam" else 0) + (1 if weight_decay else 0)
+    optimizer_workspace = 0 if dev.type == "cuda" else temporaries * max(r.params for r in summary.layers) * 4
+    total = (
+        param_bytes * (2 + state_per_param) + optimizer_workspace + amp_weight_bytes + activations + workspace + DATASET_BYTES
+    )
+    available = available_bytes(dev)
+    rate = calibrate(dev, use_amp) if measure_speed else None
+    macs = summary.total_macs
+    seconds = None
+    if rate:
+        seconds = (train_examples * TRAIN_MACS_FACTOR * macs + test_examples * macs) / rate
+    return TrainingEstimate(
+        device=str(dev), batch_size=batch_size, param_bytes=param_bytes, grad_bytes=param_bytes,
+        optimizer_bytes=param_bytes * state_per_param, optimizer_workspace_bytes=optimizer_workspace,
+        amp_weight_bytes=amp_weight_bytes, activation_bytes=activations,
+        workspace_bytes=workspace, dataset_bytes=DATASET_BYTES, total_bytes=total, available_bytes=available,
+        fits=None if available is None else total * HEADROOM <= available, macs_per_example=macs,
+        seconds_per_epoch=seconds, calibration_macs_per_sec=rate,
+    )
+
+
+def available_bytes(device: torch.device) -> int | None:
+    """Free memory now: host RAM for the CPU (and MPS, which shares it), free memory on a CUDA card."""
+    if device.type == "cuda":
+        try:
+            import pynvml
+
+            pynvml.nvmlInit()
+            try:
+                uuid = torch.cuda.get_device_properties(device).uuid
+                handle = pynvml.nvmlDeviceGetHandleByUUID(f"GPU-{uuid}")
+                return int(pynvml.nvmlDeviceGetMemoryInfo(handle).free)
+            finally:
+                pynvml.nvmlShutdown()
+        except Exception:  # noqa: BLE001 - NVML missing or refusing: ask CUDA itself
+            try:
+                return int(torch.cuda.mem_get_info(device)[0])
+            except RuntimeError:
+                return None
+    import psutil
+
+    return int(psutil.virtual_memory().available)
+
+
+# What the calibration trains: a small VGG on the CPU, d2l's own setting on a GPU (a few ms a step there).
+CALIBRATION = {
+    "cpu": (ArchSpec(conv_arch=((1, 16), (1, 32), (2, 64), (2, 128)), input_size=96, fc_width=512), 32),
+    "cuda": (ArchSpec(ratio=4), 64),
+}
+
+
+@functools.lru_cache(maxsize=None)
+def calibrate(device: torch.device, amp: bool = False) -> float:
+    """Training MACs per second of the real training step on ``device``, measured once per process.
+
+    It runs ``fit`` itself on random images (the speed does not depend on the pixels), so the
+    layer mix, the input pipeline and the optimizer are the trainer's own.
+    """
+    from .data import FashionMNIST
+    from .train import TrainConfig, fit, make_optimizer, prepare_model
+
+    spec, batch = CALIBRATION.get(device.type, CALIBRATION["cpu"])
+    steps = 4
+    config = TrainConfig(epochs=1, batch_size=batch, device=str(device), amp=amp, log_every=steps)
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        gen = torch.Generator().manual_seed(0)
+        images = torch.randint(0, 256, (batch * steps, IMAGE_SIZE, IMAGE_SIZE), dtype=torch.uint8, generator=gen)
+        labels = torch.randint(0, 10, (batch * steps,), generator=gen)
+        data = FashionMNIST(images, labels, images[:1], labels[:1], "calibration").to(device)
+        model, net = prepare_model(spec, config, device)
+        optimizer = make_optimizer(model, config, device)
+        run = functools.partial(fit, net, data, spec, config, seed=0, optimizer=optimizer, evaluate_each_epoch=False)
+        run()  # warm-up: kernels chosen, memory allocated
+        result = run()
+    macs = summarize(spec).total_macs * TRAIN_MACS_FACTOR
+    return macs * result.examples / result.train_seconds
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    n = 1
+    for s in shape:
+        n *= s
+    return n
