@@ -66,6 +66,17 @@ def device_name(device: torch.device) -> str:
     return platform.processor() or platform.machine() or "CPU"
 
 
+def pci_bus_id(device: torch.device) -> str | None:
+    """The GPU's PCI address ('0000:1a:00.0'): how NVML names the same card whatever CUDA's numbering."""
+    if device.type != "cuda":
+        return None
+    try:
+        p = torch.cuda.get_device_properties(device)
+        return f"{p.pci_domain_id:04x}:{p.pci_bus_id:02x}:{p.pci_device_id:02x}.0"
+    except (AttributeError, RuntimeError):  # an older torch: the run record goes without it
+        return None
+
+
 def _mps_available() -> bool:
     mps = getattr(torch.backends, "mps", None)
     return bool(mps and mps.is_available())

@@ -22,7 +22,7 @@ from typing import Any, Callable
 import torch
 
 from .data import DataError, load_fashion_mnist
-from .device import device_name
+from .device import device_name, pci_bus_id
 from .pipeline import num_batches
 from .runs import RunWriter
 from .spec import ArchSpec
@@ -187,6 +187,7 @@ def _config_record(spec: ArchSpec, config: TrainConfig, device: torch.device, se
         "hyperparameters": {**config.to_dict(), "seed": seed},
         "device": str(device),
         "device_name": device_name(device),
+        "pci_bus_id": pci_bus_id(device),
         "amp_dtype": str(dtype).removeprefix("torch.") if dtype else None,
         "versions": {
             "python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
