@@ -1,4 +1,4 @@
-"""Plotly figures for the Explore and Compare pages."""
+"""Plotly figures for the Explore, Compare and Train pages."""
 
 from __future__ import annotations
 
@@ -72,3 +72,72 @@ def grouped(df: pd.DataFrame, y: str, title: str, order: list[str], log: bool = 
     fig.update_yaxes(tickformat="~s")
     fig.update_layout(margin=dict(t=90, b=10, l=10, r=10), title_y=0.97, **_LEGEND)
     return fig
+
+
+# --- Train page ---------------------------------------------------------------------------
+
+_CURVES = (("train_loss", "train.c_loss", "solid"), ("train_acc", "train.c_train_acc", "dash"))
+
+
+def training(runs: list[tuple[str, list[dict]]], overlay: bool = False) -> go.Figure:
+    """d2l's Animator: train loss, train acc and test acc against (fractional) epochs, plus examples/sec.
+
+    ``overlay`` draws several runs at once, one colour per run.
+    """
+    from plotly.subplots import make_subplots
+
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.72, 0.28], vertical_spacing=0.06)
+    palette = px.colors.qualitative.Plotly
+    for i, (label, rows) in enumerate(runs):
+        train = [r for r in rows if r.get("kind") == "train"]
+        evals = [r for r in rows if r.get("kind") == "eval"]
+        prefix = f"{label} · " if overlay else ""
+        x = [r.get("epoch") for r in train]
+        for j, (key, text, dash) in enumerate(_CURVES):
+            color = palette[i % len(palette)] if overlay else palette[j]
+            fig.add_scatter(x=x, y=[r.get(key) for r in train], name=prefix + t(text), mode="lines",
+                            line=dict(color=color, dash=dash), row=1, col=1)
+        color = palette[i % len(palette)] if overlay else palette[2]
+        fig.add_scatter(x=[r.get("epoch") for r in evals], y=[r.get("test_acc") for r in evals],
+                        name=prefix + t("train.c_test_acc"), mode="lines+markers",
+                        line=dict(color=color, dash="dot"), row=1, col=1)
+        fig.add_scatter(x=x, y=[r.get("examples_per_sec") for r in train], name=prefix + t("train.c_speed"),
+                        mode="lines", line=dict(color=palette[i % len(palette)] if overlay else palette[3]),
+                        showlegend=not overlay, row=2, col=1)
+    fig.update_xaxes(title_text=t("train.c_epoch"), row=2, col=1)
+    fig.update_yaxes(title_text=t("train.c_value"), row=1, col=1)
+    fig.update_yaxes(title_text=t("train.c_speed_axis"), row=2, col=1, rangemode="tozero")
+    fig.update_layout(height=460, margin=dict(t=30, b=10, l=10, r=10), uirevision="keep",
+                      legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1))
+    return fig
+
+
+def runs_table(runs: list) -> pd.DataFrame:
+    """The run history, newest first, as the page lists it."""
+    from vgg_core.spec import format_compact
+
+    def arch(cfg: dict) -> str:
+        spec = cfg.get("spec") or {}
+        blocks, ratio = spec.get("conv_arch"), spec.get("ratio", 1)
+        return format_compact([(n, c // ratio) for n, c in blocks]) if blocks else "?"
+
+    def num(v, digits=3):
+        return round(v, digits) if isinstance(v, (int, float)) else None
+
+    rows = []
+    for r in runs:
+        cfg = r.config or {}
+        hyper = cfg.get("hyperparameters") or {}
+        rows.append({
+            t("train.h_run"): r.run_id,
+            t("train.h_state"): t(f"train.state.{r.state.state}"),
+            t("train.h_arch"): arch(cfg),
+            t("train.h_input"): (cfg.get("spec") or {}).get("input_size"),
+            t("train.h_device"): cfg.get("device"),
+            t("train.h_epochs"): hyper.get("epochs"),
+            t("train.h_epoch"): num((r.last_train or {}).get("epoch"), 2),
+            t("train.h_loss"): num((r.last_train or {}).get("train_loss")),
+            t("train.h_test_acc"): num((r.last_eval or {}).get("test_acc")),
+            t("train.h_speed"): num((r.last_train or {}).get("examples_per_sec"), 1),
+        })
+    return pd.DataFrame(rows)

@@ -8,7 +8,9 @@ import streamlit as st
 from pages import charts, routing, state
 from pages.i18n import labels, t
 from pages.views import block_label, exact, human_macs, md_escape, pct, summary_of
+from vgg_core.launch import LIVE_STATES
 from vgg_core.report import human, human_bytes, shape_text
+from vgg_core.runs import list_runs, read_metrics, runs_root
 from vgg_core.spec import PRESETS, ArchSpec, SpecError, format_compact, parse_conv_arch
 from vgg_core.summary import Summary
 
@@ -33,7 +35,6 @@ def render() -> None:
         st.info(t("compare.need_two"))
     if not entries:
         return
-    # Later: finished training runs join here as (label, summary) entries too.
     summaries = [(label, summary_of(spec)) for label, spec in entries]
 
     st.subheader(t("compare.totals"))
@@ -48,6 +49,25 @@ def render() -> None:
     a, b = st.columns(2)
     a.plotly_chart(charts.grouped(df, "params", t("compare.params"), order, log), key="compare_params")
     b.plotly_chart(charts.grouped(df, "macs", t("compare.macs"), order, log), key="compare_macs")
+    _finished_runs()
+
+
+def _finished_runs() -> None:
+    """Finished training runs side by side: their settings, final figures and curves on one chart."""
+    st.subheader(t("compare.runs"))
+    finished = [r for r in list_runs(runs_root()) if r.state.state not in LIVE_STATES]
+    if not finished:
+        st.caption(t("compare.runs.none"))
+        return
+    by_id = {r.run_id: r for r in finished}
+    chosen = st.multiselect(t("compare.runs.choose"), list(by_id), default=list(by_id)[:3], key="compare_runs")
+    if not chosen:
+        return
+    table = charts.runs_table([by_id[i] for i in chosen])
+    with st.container(key="compare_runs_table"):
+        st.table(table.set_index(table.columns[0]).T.astype(str))
+    st.plotly_chart(charts.training([(i, read_metrics(by_id[i].path)) for i in chosen], overlay=True),
+                    key="compare_runs_chart")
 
 
 def _choose(current: ArchSpec) -> list[tuple[str, ArchSpec]]:

@@ -246,11 +246,19 @@ def on_blocks(key: str) -> None:
     on_input("blocks")
 
 
-def reset() -> None:
-    """Back to the book's VGG-11 (the inputs reseed on the Explore page's next run)."""
+def adopt(spec: ArchSpec) -> None:
+    """Make ``spec`` current from outside the Explore inputs (reset, the Train page's d2l button).
+
+    The inputs reseed from it on the Explore page's next run.
+    """
     ss = st.session_state
-    set_spec(_DEFAULT)
+    set_spec(spec)
     ss[ERRORS] = None
     for key in INPUTS:
         ss.pop(key, None)
     ss[EDITOR_VERSION] = ss.get(EDITOR_VERSION, 0) + 1
+
+
+def reset() -> None:
+    """Back to the book's VGG-11."""
+    adopt(_DEFAULT)

@@ -1,16 +1,284 @@
-"""Train: a placeholder until the training issue lands."""
+"""Train: launch the current architecture on Fashion-MNIST and watch it learn, live.
+
+The run is its own process (vgg_core.launch); this page only reads its run folder, once a second
+inside a fragment, so a reload, a second tab or a server restart shows the same runs.
+"""
 
 from __future__ import annotations
 
+import math
+
 import streamlit as st
 
-from pages import routing
-from pages.i18n import t
+from pages import charts, routing, state
+from pages.gpu_panel import compact_panel
+from pages.i18n import labels, t
+from pages.views import human_macs, md_escape, summary_of
+from vgg_core.device import available_devices, resolve_device
+from vgg_core.estimate import estimate_training
+from vgg_core.launch import LIVE_STATES, LaunchError, TrainRequest, delete_run, start_run, stop_run
+from vgg_core.report import human, human_bytes
+from vgg_core.run_report import duration_text, metrics_csv, progress
+from vgg_core.runs import MODEL, RunDirError, RunInfo, list_runs, read_metrics, run_state, runs_root
+from vgg_core.spec import ArchSpec, format_compact
+
+# Widget keys and their defaults: d2l's train_ch6 (lr 0.05, 10 epochs, batch 128, plain SGD).
+D2L = {"epochs": 10, "batch_size": 128, "lr": 0.05, "optimizer": "sgd", "momentum": 0.0, "max_train_examples": 0}
+DEFAULTS = {**D2L, "device": "auto"}
+SELECTED = "train_run"  # the run shown live
+MESSAGE = "train_message"  # (kind, text) left by the last button press
+FULL_TRAIN = 60_000
+HOURS_WARNING_S = 3600
 
 
 def render() -> None:
+    for key, value in DEFAULTS.items():
+        st.session_state.setdefault(key, value)
+    spec = state.current_spec()
     st.title(t("train.title"))
-    st.info(t("train.soon"))
+    st.caption(t("train.caption"))
+    st.markdown(
+        t("train.arch", arch=f"`{format_compact(spec.blocks)}`", size=spec.input_size,
+          params=human(summary_of(spec).total_params), macs=human_macs(summary_of(spec).total_macs))
+    )
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        _hyperparameters()
+    with right:
+        _estimate(spec, _request())
+    _buttons()
+    runs = list_runs(runs_root())
+    fast = any(r.state.state in LIVE_STATES for r in runs)
+    # Poll every second while something trains; slowly otherwise, to notice runs started elsewhere.
+    st.fragment(run_every=1.0 if fast else 5.0)(_live)(fast)
+    _finished(runs)
+
+
+def _hyperparameters() -> None:
+    st.subheader(t("train.settings"))
+    a, b, c = st.columns(3)
+    a.number_input(t("train.epochs"), min_value=1, max_value=200, step=1, key="epochs")
+    b.number_input(t("train.batch_size"), min_value=1, max_value=4096, step=1, key="batch_size")
+    c.number_input(t("train.lr"), min_value=1e-6, max_value=10.0, step=0.01, format="%.4f", key="lr")
+    a, b, c = st.columns(3)
+    a.selectbox(t("train.optimizer"), ("sgd", "adam"), key="optimizer", format_func=labels("train.opt", ("sgd", "adam")))
+    b.number_input(t("train.momentum"), min_value=0.0, max_value=0.999, step=0.1, format="%.3f", key="momentum",
+                   disabled=st.session_state["optimizer"] != "sgd")
+    devices = ("auto", *available_devices().split(", "))
+    if st.session_state["device"] not in devices:
+        st.session_state["device"] = "auto"
+    c.selectbox(t("train.device"), devices, key="device", help=t("train.device.help"))
+    st.number_input(t("train.max_train"), min_value=0, max_value=FULL_TRAIN, step=1000, key="max_train_examples",
+                    help=t("train.max_train.help"))
+
+
+def _request() -> TrainRequest:
+    ss = st.session_state
+    examples = ss["max_train_examples"] or FULL_TRAIN
+    steps = math.ceil(examples / ss["batch_size"])
+    return TrainRequest(
+        epochs=int(ss["epochs"]), batch_size=int(ss["batch_size"]), lr=float(ss["lr"]), optimizer=ss["optimizer"],
+        momentum=float(ss["momentum"]) if ss["optimizer"] == "sgd" else 0.0, device=ss["device"],
+        max_train_examples=int(ss["max_train_examples"]) or None,
+        # About 25 chart points per epoch at least; d2l's Animator draws 5.
+        log_every=max(1, min(10, steps // 25)),
+    )
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _estimate_cached(spec_dict: dict, batch: int, optimizer: str, momentum: float, device: str, examples: int):
+    """The speed calibration runs real training steps: fine on the CPU (once, ~1 s), but on a GPU it
+    would give the web server a CUDA context of its own, so there the run's first rows tell the speed."""
+    dev = resolve_device(device)
+    return estimate_training(ArchSpec.from_dict(spec_dict), batch, optimizer=optimizer, momentum=momentum,
+                             device=dev, train_examples=examples, measure_speed=dev.type == "cpu")
+
+
+def _estimate(spec, request: TrainRequest) -> None:
+    st.subheader(t("train.estimate"))
+    try:
+        est = _estimate_cached(spec.to_dict(), request.batch_size, request.optimizer, request.momentum,
+                               request.device, request.max_train_examples or FULL_TRAIN)
+    except (ValueError, RuntimeError) as e:  # a device that is not here: the Train button says so too
+        st.warning(md_escape(str(e)))
+        return
+    with st.container(key="train_estimate"):
+        a, b = st.columns(2)
+        a.metric(t("train.est_memory"), human_bytes(est.total_bytes),
+                 help=t("train.est_memory.help", params=human_bytes(est.param_bytes), grads=human_bytes(est.grad_bytes),
+                        opt=human_bytes(est.optimizer_bytes), acts=human_bytes(est.activation_bytes)))
+        per_epoch = est.seconds_per_epoch
+        b.metric(t("train.est_epoch"), duration_text(per_epoch),
+                 help=t("train.est_epoch.help" if per_epoch is not None else "train.est_epoch.unmeasured",
+                        device=est.device))
+        if est.available_bytes is not None:
+            st.caption(t("train.est_free", free=human_bytes(est.available_bytes), device=est.device))
+    if est.fits is False:
+        st.warning(t("train.warn_memory", need=human_bytes(est.total_bytes), free=human_bytes(est.available_bytes or 0)))
+    if per_epoch is not None and per_epoch * request.epochs > HOURS_WARNING_S:
+        st.warning(t("train.warn_hours", total=duration_text(per_epoch * request.epochs), device=est.device))
+
+
+def _apply_d2l() -> None:
+    """d2l 7.2.3's setting: the current blocks with ratio 4 at 224x224, lr 0.05, 10 epochs, batch 128."""
+    st.session_state.update(D2L)
+    state.adopt(state.current_spec().replace(ratio=4, input_size=224))
+
+
+def _start() -> None:
+    ss = st.session_state
+    try:
+        run_dir = start_run(state.current_spec(), _request(), runs_root())
+    except (LaunchError, RunDirError) as e:
+        ss[MESSAGE] = ("error", str(e))
+        return
+    ss[SELECTED] = run_dir.name
+    ss[MESSAGE] = ("success", t("train.started", run=run_dir.name))
+
+
+def _buttons() -> None:
+    a, b, _ = st.columns([1, 1, 3])
+    a.button(t("train.d2l"), key="d2l_settings", on_click=_apply_d2l, help=t("train.d2l.help"),
+             icon=":material/menu_book:")
+    b.button(t("train.start"), key="train_start", type="primary", on_click=_start, icon=":material/play_arrow:")
+    kind, text = st.session_state.pop(MESSAGE, (None, None))
+    if kind == "error":
+        st.error(t("train.refused", reason=md_escape(text)))
+    elif kind == "success":
+        st.success(text)
+
+
+def _live(fast: bool) -> None:
+    """The selected run, re-read from its folder on every tick; ``fast``: ticking every second."""
+    ss = st.session_state
+    runs = list_runs(runs_root())
+    if not fast and any(r.state.state in LIVE_STATES for r in runs):
+        st.rerun(scope="app")  # a run started in another tab: tick every second from now on
+    if not runs:
+        st.info(t("train.no_runs"))
+        return
+    ids = [r.run_id for r in runs]
+    if ss.get(SELECTED) not in ids:
+        ss[SELECTED] = ids[0]
+    by_id = {r.run_id: r for r in runs}
+    st.subheader(t("train.live"))
+    st.selectbox(t("train.run"), ids, key=SELECTED, format_func=lambda i: _run_label(by_id[i]))
+    run = by_id[ss[SELECTED]]
+    rows = read_metrics(run.path)
+    run_now = run_state(run.path, rows)
+    live = run_now.state in LIVE_STATES
+
+    with st.container(key="train_status"):
+        _status(run, run_now.state, run_now.reason)
+    p = progress(run.config, rows)
+    eta = t("train.eta", eta=duration_text(p.eta_s)) if live else ""
+    st.progress(p.fraction, text=t("train.progress", pct=f"{100 * p.fraction:.0f}", epoch=f"{p.epoch:.2f}",
+                                   epochs=(run.config or {}).get("hyperparameters", {}).get("epochs", "?")) + eta)
+    if live:
+        st.button(t("train.stop"), key="train_stop", on_click=stop_run, args=(run.path,), icon=":material/stop:")
+    device = (run.config or {}).get("device", "")
+    if live and str(device).startswith("cuda"):
+        chart_col, gpu_col = st.columns([3, 1])
+    else:
+        chart_col, gpu_col = st.container(), None
+    with chart_col:
+        _metrics(rows)
+        with st.container(key="train_chart"):
+            st.plotly_chart(charts.training([(run.run_id, rows)]), width="stretch")
+    if gpu_col is not None:
+        with gpu_col:
+            # The PCI address names the card for NVML whatever CUDA's numbering; older runs lack it.
+            index = int(str(device).split(":")[1]) if ":" in str(device) else 0
+            compact_panel(index, bus_id=(run.config or {}).get("pci_bus_id"), key="train_gpu")
+    _history_table(runs)
+    if ss.get("_train_was_live", {}).get(run.run_id) and not live:
+        ss["_train_was_live"].pop(run.run_id)
+        st.rerun(scope="app")  # the run just ended: refresh the finished runs and the polling rate
+    ss.setdefault("_train_was_live", {})[run.run_id] = live
+
+
+def _status(run: RunInfo, state_name: str, reason: str | None) -> None:
+    text = t("train.state", run=run.run_id, state=t(f"train.state.{state_name}"))
+    cfg = run.config or {}
+    where = cfg.get("device_name") or cfg.get("device")
+    if where:
+        text += " · " + str(where)
+    if state_name == "failed":
+        st.error(text + "  \n" + t("train.reason", reason=md_escape(reason or "?")))
+    elif state_name == "lost":
+        st.warning(text + "  \n" + md_escape(reason or ""))
+    elif state_name == "stopped":
+        st.warning(text)
+    elif state_name == "completed":
+        st.success(text)
+    else:
+        st.info(text)
+
+
+def _metrics(rows: list[dict]) -> None:
+    last = next((r for r in reversed(rows) if r.get("kind") == "train"), {})
+    last_eval = next((r for r in reversed(rows) if r.get("kind") == "eval"), {})
+    a, b, c, d = st.columns(4)
+    a.metric(t("train.m_loss"), _num(last.get("train_loss")))
+    b.metric(t("train.m_train_acc"), _num(last.get("train_acc")))
+    c.metric(t("train.m_test_acc"), _num(last_eval.get("test_acc")))
+    d.metric(t("train.m_speed"), _num(last.get("examples_per_sec"), 1))
+
+
+def _num(v, digits: int = 3) -> str:
+    return f"{v:.{digits}f}" if isinstance(v, (int, float)) else "–"
+
+
+def _run_label(run: RunInfo) -> str:
+    cfg = run.config or {}
+    arch = cfg.get("spec", {})
+    blocks = arch.get("conv_arch")
+    ratio = arch.get("ratio", 1)
+    shape = format_compact([(n, c // ratio) for n, c in blocks]) if blocks else "?"
+    acc = (run.last_eval or {}).get("test_acc")
+    acc_text = f" · test acc {acc:.3f}" if isinstance(acc, (int, float)) else ""
+    return f"{run.run_id} · {t('train.state.' + run.state.state)} · {shape}{acc_text}"
+
+
+def _history_table(runs: list[RunInfo]) -> None:
+    """Inside the live fragment, so live runs' rows move too."""
+    st.subheader(t("train.history"))
+    with st.container(key="train_history"):
+        st.dataframe(charts.runs_table(runs), hide_index=True, width="stretch")
+
+
+def _finished(runs: list[RunInfo]) -> None:
+    """Finished runs: overlay, download, delete (drawn on full runs; they do not change)."""
+    finished = [r for r in runs if r.state.state not in LIVE_STATES]
+    if not finished:
+        return
+    ids = [r.run_id for r in finished]
+    by_id = {r.run_id: r for r in finished}
+    chosen = st.multiselect(t("train.overlay"), ids, default=ids[: min(3, len(ids))], key="train_overlay",
+                            format_func=lambda i: _run_label(by_id[i]))
+    if chosen:
+        st.plotly_chart(charts.training([(i, read_metrics(by_id[i].path)) for i in chosen], overlay=True),
+                        width="stretch", key="train_overlay_chart")
+    pick = st.selectbox(t("train.manage"), ids, key="train_manage", format_func=lambda i: _run_label(by_id[i]))
+    run = by_id[pick]
+    a, b, c = st.columns(3)
+    a.download_button(t("train.dl_metrics"), data=lambda: metrics_csv(read_metrics(run.path)),
+                      file_name=f"{run.run_id}-metrics.csv", mime="text/csv", key="train_dl_metrics",
+                      icon=":material/download:")
+    if (run.path / MODEL).exists():
+        b.download_button(t("train.dl_weights"), data=lambda: (run.path / MODEL).read_bytes(),
+                          file_name=f"{run.run_id}-model.pt", mime="application/octet-stream",
+                          key="train_dl_weights", icon=":material/download:")
+    c.button(t("train.delete"), key="train_delete", on_click=_delete, args=(run.run_id,), icon=":material/delete:")
+
+
+def _delete(run_id: str) -> None:
+    try:
+        delete_run(runs_root(), run_id)
+    except RunDirError as e:
+        st.session_state[MESSAGE] = ("error", str(e))
+    else:
+        st.session_state[MESSAGE] = ("success", t("train.deleted", run=run_id))
 
 
 routing.show(render)

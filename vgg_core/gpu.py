@@ -399,17 +399,26 @@ _host_lock = threading.Lock()
 _cpu_primed_at = time.monotonic()
 psutil.cpu_percent(interval=None)  # psutil's first reading is a meaningless 0.0: take it now
 _cpu_first = True
+_CPU_MIN_INTERVAL = 0.5  # psutil measures since its previous call: two calls a moment apart read 0.0
+_cpu_last: tuple[float, float | None] = (float("-inf"), None)  # (when, percent)
 
 
 def host_stats() -> HostInfo:
-    """CPU % since the previous call (non-blocking) and RAM; used RAM is total minus available."""
-    global _cpu_first
+    """CPU % since the previous reading (non-blocking) and RAM; used RAM is total minus available.
+
+    Pollers that ask within half a second of each other (two tabs, two panels) share one reading
+    instead of each getting a meaningless 0% over a few milliseconds.
+    """
+    global _cpu_first, _cpu_last
     with _host_lock:
         try:
             if _cpu_first:  # a one-shot CLI call comes right after import: give the sample 0.1 s
                 _cpu_first = False
                 time.sleep(max(0.0, 0.1 - (time.monotonic() - _cpu_primed_at)))
-            cpu = float(psutil.cpu_percent(interval=None))
+            now = time.monotonic()
+            if now - _cpu_last[0] >= _CPU_MIN_INTERVAL or _cpu_last[1] is None:
+                _cpu_last = (now, float(psutil.cpu_percent(interval=None)))
+            cpu = _cpu_last[1]
         except Exception:
             cpu = None
     try:

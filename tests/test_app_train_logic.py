@@ -1,0 +1,150 @@
+"""The Train page's logic through AppTest, over real run folders made by the real engine."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from vgg_core.launch import TrainRequest, start_run, stop_run
+from vgg_core.runs import read_metrics, run_state
+
+from test_engine_launch import SMALL, wait_final, wait_for
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+ROOT_ARGS = ["--arch", "1x16 1x32", "--input-size", "28", "--fc-width", "256", "--device", "cpu"]
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch):
+    root = tmp_path / "runs"
+    root.mkdir()
+    monkeypatch.setenv("VGG_RUNS_DIR", str(root))
+    return root
+
+
+SMALL_QUERY = {"arch": "1x16 1x32", "size": "28", "fc": "256"}
+
+
+def train_page(query: dict[str, str] | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.query_params.update(query or {})
+    at.run()
+    at.switch_page("pages/train.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def texts(elements) -> str:
+    """Element texts as a reader sees them (without the Markdown escapes the page adds)."""
+    return "\n".join(str(e.value) for e in elements).replace("\\", "")
+
+
+def test_empty_history_and_the_estimate(runs):
+    at = train_page(SMALL_QUERY)
+    assert "No runs yet" in texts(at.info)
+    labels = [m.label for m in at.metric]
+    assert "Memory needed" in labels and "Time per epoch" in labels
+    assert "1x16 1x32" in texts(at.markdown)
+
+
+def test_d2l_button_sets_the_books_setting(runs):
+    at = train_page(SMALL_QUERY)
+    at.number_input(key="epochs").set_value(3)
+    at.number_input(key="lr").set_value(0.2)
+    at.run()
+    at.button(key="d2l_settings").click()
+    at.run()
+    assert at.number_input(key="epochs").value == 10
+    assert at.number_input(key="batch_size").value == 128
+    assert at.number_input(key="lr").value == pytest.approx(0.05)
+    assert at.selectbox(key="optimizer").value == "sgd"
+    assert "1x4 1x8" in texts(at.markdown) and "224×224" in texts(at.markdown)  # ratio 4, input 224
+    assert at.query_params["ratio"] in ("4", ["4"])
+
+
+def test_launch_from_the_page_and_refuse_a_second_on_the_same_device(runs):
+    at = train_page(SMALL_QUERY)
+    at.selectbox(key="device").set_value("cpu")
+    at.number_input(key="epochs").set_value(30)
+    at.run()
+    at.button(key="train_start").click()
+    at.run()
+    assert "Started run" in texts(at.success)
+    (run_dir,) = [p for p in runs.iterdir() if p.is_dir()]
+    try:
+        at.button(key="train_start").click()
+        at.run()
+        assert f"Not started: cpu is busy with run {run_dir.name}" in texts(at.error)
+        assert len([p for p in runs.iterdir() if p.is_dir()]) == 1
+        wait_for(lambda: run_state(run_dir).state == "running")
+        at.run()
+        assert "running" in texts(at.info)
+        at.button(key="train_stop").click()
+        at.run()
+        assert wait_final(run_dir, 60) == "stopped"
+        at.run()
+        assert f"Run {run_dir.name}: stopped" in texts(at.warning)
+    finally:
+        stop_run(run_dir)
+
+
+@pytest.mark.timeout(180)
+def test_a_failed_run_shows_its_reason(runs, tmp_path):
+    """A real run of the CLI on a folder without the data set: the page shows the one-line reason."""
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = subprocess.run(
+        [sys.executable, "-m", "vgg_core", "train", *ROOT_ARGS, "--data-dir", str(empty), "--run-dir", str(runs / "bad-run")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert out.returncode == 1
+    at = train_page()
+    err = texts(at.error)
+    assert "Run bad-run: failed" in err and str(empty) in err
+    assert "Traceback" not in err
+
+
+def test_refused_architecture_is_explained(runs):
+    at = train_page({**SMALL_QUERY, "classes": "5"})
+    at.selectbox(key="device").set_value("cpu")
+    at.run()
+    at.button(key="train_start").click()
+    at.run()
+    assert "num_classes must be 10 to train on Fashion-MNIST, got 5" in texts(at.error)
+    assert not [p for p in runs.iterdir() if p.is_dir()]
+
+
+@pytest.mark.timeout(240)
+def test_finished_runs_overlay_download_and_delete(runs):
+    done = []
+    for seed in (1, 2):
+        d = start_run(SMALL, TrainRequest(epochs=1, device="cpu", max_train_examples=2000, log_every=2, seed=seed), runs)
+        assert wait_final(d) == "completed"
+        done.append(d)
+    at = train_page(SMALL_QUERY)
+    assert len(at.multiselect(key="train_overlay").value) == 2
+    history = at.dataframe[0].value
+    assert set(history["run"]) == {d.name for d in done}
+    assert list(history["state"]) == ["completed", "completed"]
+    # The Compare page sets the same finished runs side by side.
+    cmp = train_page(SMALL_QUERY)
+    cmp.switch_page("pages/compare.py")
+    cmp.run()
+    assert not cmp.exception
+    side_by_side = next(tb.value for tb in cmp.table if done[0].name in tb.value.columns)
+    assert set(side_by_side.columns) == {d.name for d in done}
+    assert set(cmp.multiselect(key="compare_runs").value) == {d.name for d in done}
+    at.selectbox(key="train_manage").set_value(done[0].name)
+    at.run()
+    at.button(key="train_delete").click()
+    at.run()
+    assert f"Deleted run {done[0].name}" in texts(at.success)
+    assert not done[0].exists() and done[1].exists()
+    assert read_metrics(done[1])
+    at.run()
+    assert not at.exception
