@@ -114,12 +114,7 @@ def training(runs: list[tuple[str, list[dict]]], overlay: bool = False) -> go.Fi
 
 def runs_table(runs: list) -> pd.DataFrame:
     """The run history, newest first, as the page lists it."""
-    from vgg_core.spec import format_compact
-
-    def arch(cfg: dict) -> str:
-        spec = cfg.get("spec") or {}
-        blocks, ratio = spec.get("conv_arch"), spec.get("ratio", 1)
-        return format_compact([(n, c // ratio) for n, c in blocks]) if blocks else "?"
+    from vgg_core.run_report import blocks_text
 
     def num(v, digits=3):
         return round(v, digits) if isinstance(v, (int, float)) else None
@@ -131,7 +126,7 @@ def runs_table(runs: list) -> pd.DataFrame:
         rows.append({
             t("train.h_run"): r.run_id,
             t("train.h_state"): t(f"train.state.{r.state.state}"),
-            t("train.h_arch"): arch(cfg),
+            t("train.h_arch"): blocks_text(cfg),
             t("train.h_input"): (cfg.get("spec") or {}).get("input_size"),
             t("train.h_device"): cfg.get("device"),
             t("train.h_epochs"): hyper.get("epochs"),

@@ -18,9 +18,9 @@ from vgg_core.device import available_devices, resolve_device
 from vgg_core.estimate import estimate_training
 from vgg_core.launch import LIVE_STATES, LaunchError, TrainRequest, delete_run, start_run, stop_run
 from vgg_core.report import human, human_bytes
-from vgg_core.run_report import duration_text, metrics_csv, progress
+from vgg_core.run_report import blocks_text, duration_text, metrics_csv, progress
 from vgg_core.runs import MODEL, RunDirError, RunInfo, list_runs, read_metrics, run_state, runs_root
-from vgg_core.spec import ArchSpec, format_compact
+from vgg_core.spec import ArchSpec, SpecError, format_compact, preset
 
 # Widget keys and their defaults: d2l's train_ch6 (lr 0.05, 10 epochs, batch 128, plain SGD).
 D2L = {"epochs": 10, "batch_size": 128, "lr": 0.05, "optimizer": "sgd", "momentum": 0.0, "max_train_examples": 0}
@@ -35,11 +35,12 @@ def render() -> None:
     for key, value in DEFAULTS.items():
         st.session_state.setdefault(key, value)
     spec = state.current_spec()
+    summary = summary_of(spec)
     st.title(t("train.title"))
     st.caption(t("train.caption"))
     st.markdown(
         t("train.arch", arch=f"`{format_compact(spec.blocks)}`", size=spec.input_size,
-          params=human(summary_of(spec).total_params), macs=human_macs(summary_of(spec).total_macs))
+          params=human(summary.total_params), macs=human_macs(summary.total_macs))
     )
     left, right = st.columns([3, 2], gap="large")
     with left:
@@ -120,9 +121,16 @@ def _estimate(spec, request: TrainRequest) -> None:
 
 
 def _apply_d2l() -> None:
-    """d2l 7.2.3's setting: the current blocks with ratio 4 at 224x224, lr 0.05, 10 epochs, batch 128."""
+    """d2l 7.2.3's setting: the current blocks with ratio 4 at 224x224, lr 0.05, 10 epochs, batch 128.
+
+    Blocks too narrow for ratio 4 (or too many for 224) give way to d2l's own VGG-11.
+    """
     st.session_state.update(D2L)
-    state.adopt(state.current_spec().replace(ratio=4, input_size=224))
+    try:
+        spec = state.current_spec().replace(ratio=4, input_size=224)
+    except SpecError:
+        spec = preset("d2l")
+    state.adopt(spec)
 
 
 def _start() -> None:
@@ -230,14 +238,9 @@ def _num(v, digits: int = 3) -> str:
 
 
 def _run_label(run: RunInfo) -> str:
-    cfg = run.config or {}
-    arch = cfg.get("spec", {})
-    blocks = arch.get("conv_arch")
-    ratio = arch.get("ratio", 1)
-    shape = format_compact([(n, c // ratio) for n, c in blocks]) if blocks else "?"
     acc = (run.last_eval or {}).get("test_acc")
     acc_text = f" · test acc {acc:.3f}" if isinstance(acc, (int, float)) else ""
-    return f"{run.run_id} · {t('train.state.' + run.state.state)} · {shape}{acc_text}"
+    return f"{run.run_id} · {t('train.state.' + run.state.state)} · {blocks_text(run.config)}{acc_text}"
 
 
 def _history_table(runs: list[RunInfo]) -> None:

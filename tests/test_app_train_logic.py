@@ -67,6 +67,14 @@ def test_d2l_button_sets_the_books_setting(runs):
     assert at.query_params["ratio"] in ("4", ["4"])
 
 
+def test_d2l_button_falls_back_to_d2ls_vgg11_for_blocks_too_narrow(runs):
+    at = train_page({"arch": "1x2 1x2", "size": "28", "fc": "16"})
+    at.button(key="d2l_settings").click()
+    at.run()
+    assert not at.exception
+    assert "1x16 1x32 2x64 2x128 2x128" in texts(at.markdown) and "224×224" in texts(at.markdown)
+
+
 def test_launch_from_the_page_and_refuse_a_second_on_the_same_device(runs):
     at = train_page(SMALL_QUERY)
     at.selectbox(key="device").set_value("cpu")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import gzip
+import math
 import os
 import struct
 import sys
@@ -175,18 +176,11 @@ def read_idx(path: Path, magic: int, shape: tuple[int, ...]) -> torch.Tensor:
     dims = struct.unpack(f">{len(shape)}i", raw[4:header_len])
     if dims != shape:
         raise DataError(f"{path} holds shape {list(dims)}, expected {list(shape)} for Fashion-MNIST")
-    expected = header_len + _prod(shape)
+    expected = header_len + math.prod(shape)
     if len(raw) != expected:
         state = "truncated" if len(raw) < expected else "longer than its header says"
         raise DataError(f"{path} is {state}: {len(raw)} bytes, expected {expected}")
     return torch.frombuffer(bytearray(raw[header_len:]), dtype=torch.uint8).view(shape)
-
-
-def _prod(shape: tuple[int, ...]) -> int:
-    n = 1
-    for s in shape:
-        n *= s
-    return n
 
 
 def _download(root: Path) -> Path:

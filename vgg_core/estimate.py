@@ -18,6 +18,7 @@ the forward pass) over a throughput measured once per process on the device itse
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -75,7 +76,7 @@ def workspace_bytes_per_example(summary: Summary, device_type: str = "cpu", amp:
     value = 2 if amp else 4
     spec = summary.spec
     shapes = [(1, spec.in_channels, spec.input_size, spec.input_size)] + [r.output_shape for r in summary.layers]
-    pairs = [(_numel(a) + _numel(b)) * value for a, b in zip(shapes, shapes[1:])]
+    pairs = [(math.prod(a) + math.prod(b)) * value for a, b in zip(shapes, shapes[1:])]
     if device_type == "cpu":
         return max(pairs)
     saved = _saved_per_layer(summary, device_type, amp)
@@ -93,7 +94,7 @@ def _saved_per_layer(summary: Summary, device_type: str, amp: bool) -> list[int]
     saved = [spec.in_channels * spec.input_size**2 * (4 + (2 if amp else 0))]
     layers = summary.layers
     for i, row in enumerate(layers):
-        n = _numel(row.output_shape)
+        n = math.prod(row.output_shape)
         if row.type in ("ReLU", "BatchNorm2d"):
             saved.append(n * value)
         elif row.type == "MaxPool2d":
@@ -207,9 +208,3 @@ def calibrate(device: torch.device, amp: bool = False) -> float:
     macs = summarize(spec).total_macs * TRAIN_MACS_FACTOR
     return macs * result.examples / result.train_seconds
 
-
-def _numel(shape: tuple[int, ...]) -> int:
-    n = 1
-    for s in shape:
-        n *= s
-    return n

@@ -7,6 +7,8 @@ from typing import Any
 
 import pandas as pd
 
+from .spec import format_compact
+
 TRAIN_COLUMNS = ("epoch", "step", "examples", "elapsed_s", "train_loss", "train_acc", "examples_per_sec")
 EVAL_COLUMNS = ("epoch", "test_loss", "test_acc")
 
@@ -63,6 +65,13 @@ def progress(config: dict[str, Any] | None, rows: list[dict[str, Any]]) -> Progr
             eta = elapsed / steps * max(0, total - steps)
     return Progress(fraction, steps, total if isinstance(total, int) else None, epoch,
                     float(rate) if isinstance(rate, (int, float)) else None, eta)
+
+
+def blocks_text(config: dict[str, Any] | None) -> str:
+    """A run's blocks as built, channels after the ratio: '1x16 1x32' ('?' before config.json exists)."""
+    spec = (config or {}).get("spec") or {}
+    blocks, ratio = spec.get("conv_arch"), spec.get("ratio", 1)
+    return format_compact([(n, c // ratio) for n, c in blocks]) if blocks else "?"
 
 
 def duration_text(seconds: float | None) -> str:

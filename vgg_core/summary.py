@@ -7,6 +7,7 @@ VGG-19 costs milliseconds and no weight memory while staying exactly what PyTorc
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -100,7 +101,7 @@ def summarize(spec: ArchSpec) -> Summary:
                 params=sum(p.numel() for p in module.parameters(recurse=False)),
                 # FLOPs = 2 x MACs for convolutions and matrix products, the only ops counted.
                 macs=sum(flops.get(f"{root}.{name}", {}).values()) // 2,
-                activation_bytes=_numel(shape) * BYTES_PER_VALUE,
+                activation_bytes=math.prod(shape) * BYTES_PER_VALUE,
             )
         )
     blocks = []
@@ -141,10 +142,3 @@ def _record_shape(shapes: dict[str, tuple[int, ...]], name: str):
         shapes[name] = tuple(output.shape)
 
     return hook
-
-
-def _numel(shape: tuple[int, ...]) -> int:
-    n = 1
-    for s in shape:
-        n *= s
-    return n
