@@ -52,7 +52,7 @@ def test_activation_count_is_what_autograd_saves(spec: ArchSpec) -> None:
 
 
 MEASURE = r"""
-import json, sys, torch
+import ctypes, json, sys, torch
 from vgg_core.speed import tune_process
 from vgg_core.data import load_fashion_mnist
 from vgg_core.spec import ArchSpec
@@ -82,6 +82,9 @@ fit(tiny_net, data.subset(4, 1), tiny, tiny_cfg, seed=0, optimizer=make_optimize
 del tiny_model, tiny_net
 model, net = prepare_model(spec, cfg, dev)
 opt = make_optimizer(model, cfg, dev)
+# Hand the heap's free pages back (tune_process keeps them): otherwise memory freed while building
+# the model is resident before the measurement and reused by it for free, by chance.
+ctypes.CDLL("libc.so.6").malloc_trim(0)
 with open("/proc/self/clear_refs", "w") as f:
     f.write("5")  # reset the peak (VmHWM) to the current RSS
 before = kib("VmRSS")
@@ -99,8 +102,14 @@ def test_memory_estimate_against_the_measured_peak(optimizer: str, momentum: flo
     The model and data are in place before the measurement starts, so the growth is gradients,
     optimizer state and temporaries, activations, and the gradients in flight: the estimate's
     parts minus weights and data; a warm-up on a tiny copy first loads the code every first step
-    faults in. Measured here: 0.98 to 1.11 times the estimate (allocator fragmentation and oneDNN's
-    reorders above, freed-early tensors below); the bound is 0.7-1.4.
+    faults in, and the heap's free pages are handed back before measuring.
+
+    Measured here over 24 runs each, quiet and loaded: 0.94 to 1.17 times the estimate in most runs,
+    and 1.29 to 1.47 in a few, mostly with plain SGD (no optimizer state to dilute it): whether glibc
+    puts each step's new gradients back into the pages the old ones freed is down to chance (about
+    55 MB here, one fully-connected gradient). The bound, 0.7-1.6, takes both modes; the activations
+    are checked exactly by the test above, and an estimate that missed the gradients (0.57 of it
+    with plain SGD) or the optimizer state (Adam's is larger than the rest) would fail here.
     """
     spec = preset("d2l").replace(ratio=8, input_size=96)
     arg = json.dumps({"spec": spec.to_dict(), "batch": 32, "optimizer": optimizer, "momentum": momentum})
@@ -110,7 +119,7 @@ def test_memory_estimate_against_the_measured_peak(optimizer: str, momentum: flo
     grown = json.loads(out.stdout.strip().splitlines()[-1])["grown"]
     est = estimate_training(spec, 32, optimizer=optimizer, momentum=momentum, device="cpu", measure_speed=False)
     predicted = est.grad_bytes + est.optimizer_bytes + est.optimizer_workspace_bytes + est.activation_bytes + est.workspace_bytes
-    assert 0.7 <= grown / predicted <= 1.4, (grown, predicted, est)
+    assert 0.7 <= grown / predicted <= 1.6, (grown, predicted, est)
 
 
 @pytest.mark.timeout(300)
