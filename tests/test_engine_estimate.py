@@ -104,8 +104,8 @@ def test_memory_estimate_against_the_measured_peak(optimizer: str, momentum: flo
     parts minus weights and data; a warm-up on a tiny copy first loads the code every first step
     faults in, and the heap's free pages are handed back before measuring.
 
-    Measured here over 24 runs each, quiet and loaded: 0.94 to 1.17 times the estimate in most runs,
-    and 1.29 to 1.47 in a few, mostly with plain SGD (no optimizer state to dilute it): whether glibc
+    Measured here in 14 rounds of the three cases (42 runs), quiet and loaded: 0.94 to 1.17 times
+    the estimate in most runs, and 1.27 to 1.47 in five, mostly with plain SGD (no optimizer state to dilute it): whether glibc
     puts each step's new gradients back into the pages the old ones freed is down to chance (about
     55 MB here, one fully-connected gradient). The bound, 0.7-1.6, takes both modes; the activations
     are checked exactly by the test above, and an estimate that missed the gradients (0.57 of it
