@@ -10,8 +10,8 @@ import streamlit as st
 
 from pages import routing, state
 from pages.i18n import LANG_LABELS, t
-from pages.views import exact, human_macs, md_escape, summary_of
-from vgg_core.report import human
+from pages.views import exact, md_escape, summary_of
+from vgg_core.report import human, human_macs
 from vgg_core.spec import format_compact
 
 PAGES = (

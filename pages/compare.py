@@ -7,9 +7,9 @@ import streamlit as st
 
 from pages import charts, routing, state
 from pages.i18n import labels, t
-from pages.views import block_label, exact, human_macs, md_escape, pct, summary_of
+from pages.views import block_label, exact, md_escape, pct, summary_of
 from vgg_core.launch import LIVE_STATES
-from vgg_core.report import human, human_bytes, shape_text
+from vgg_core.report import human, human_bytes, human_macs, shape_text
 from vgg_core.runs import list_runs, read_metrics, runs_root
 from vgg_core.spec import PRESETS, ArchSpec, SpecError, format_compact, parse_conv_arch
 from vgg_core.summary import Summary

@@ -8,10 +8,10 @@ import streamlit as st
 from pages import charts, routing, state
 from pages.i18n import labels, t
 from pages.views import (
-    block_label, blocks_table, count_columns, exact, human_macs, layer_names, layers_table, md_escape, pct, summary_of,
+    block_label, blocks_table, count_columns, exact, layer_names, layers_table, md_escape, pct, summary_of,
 )
 from vgg_core.model import model_code
-from vgg_core.report import human, human_bytes, to_csv
+from vgg_core.report import human, human_bytes, human_macs, to_csv
 from vgg_core.spec import MAX_FC_WIDTH, MAX_IN_CHANNELS, MAX_INPUT_SIZE, MAX_NUM_CLASSES, ArchSpec, format_conv_arch
 from vgg_core.summary import Summary
 

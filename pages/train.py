@@ -13,11 +13,11 @@ import streamlit as st
 from pages import charts, routing, state
 from pages.gpu_panel import compact_panel
 from pages.i18n import labels, t
-from pages.views import human_macs, md_escape, summary_of
+from pages.views import md_escape, summary_of
 from vgg_core.device import available_devices, resolve_device
 from vgg_core.estimate import estimate_training
 from vgg_core.launch import LIVE_STATES, LaunchError, TrainRequest, delete_run, start_run, stop_run
-from vgg_core.report import human, human_bytes
+from vgg_core.report import human, human_bytes, human_macs
 from vgg_core.run_report import blocks_text, duration_text, metrics_csv, progress
 from vgg_core.runs import MODEL, RunDirError, RunInfo, list_runs, read_metrics, run_state, runs_root
 from vgg_core.spec import ArchSpec, SpecError, format_compact, preset

@@ -7,7 +7,7 @@ import re
 import pandas as pd
 import streamlit as st
 
-from vgg_core.report import blocks_frame, human, human_bytes, layers_frame
+from vgg_core.report import blocks_frame, human_bytes, layers_frame
 from vgg_core.spec import ArchSpec
 from vgg_core.summary import CLASSIFIER, Summary, summarize
 
@@ -100,10 +100,6 @@ def exact(n: int) -> str:
 
 def pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "0.0%"
-
-
-def human_macs(n: int) -> str:
-    return human(n, 3 if n >= 1e9 else 1)
 
 
 def md_escape(text: str) -> str:

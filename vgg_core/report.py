@@ -19,6 +19,11 @@ def human(n: float, digits: int = 1) -> str:
     return f"{n:g}"
 
 
+def human_macs(n: float) -> str:
+    """MACs to three digits from G up (7.547 G), where the book's figures differ in the third."""
+    return human(n, 3 if n >= 1e9 else 1)
+
+
 def human_bytes(n: float) -> str:
     """Binary units, as memory is allocated: 515.2 MiB."""
     for scale, unit in ((2**40, "TiB"), (2**30, "GiB"), (2**20, "MiB"), (2**10, "KiB")):
