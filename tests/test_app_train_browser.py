@@ -38,10 +38,24 @@ def wait_status(page, word: str, timeout: float = 180_000) -> None:
     )
 
 
-def choose(page, key: str, option: str) -> None:
-    page.locator(f".st-key-{key}").click()
-    page.get_by_role("option", name=option, exact=True).click()
+def choose(page, key: str, option: str, tries: int = 3) -> None:
+    """Open the select by its own Open button (the container's centre can be the label's edge) and pick.
+
+    A rerun that lands while the list is open redraws the widget and closes it: then open it again.
+    """
+    box = page.locator(f".st-key-{key}")
+    for _ in range(tries):
+        box.get_by_role("button", name="Open").click()
+        item = page.get_by_role("option", name=option, exact=True)
+        try:
+            item.wait_for(timeout=5_000)
+            item.click()
+            break
+        except Exception:  # noqa: BLE001 - the list closed under us; retry, then let the check below fail
+            page.keyboard.press("Escape")
+            wait_idle(page)
     wait_idle(page)
+    assert box.get_by_role("combobox").input_value() == option
 
 
 def set_number(page, key: str, value: str) -> None:
