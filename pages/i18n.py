@@ -164,9 +164,11 @@ EN: dict[str, str] = {
     "train.est_memory": "Memory needed",
     "train.est_memory.help": "Weights {params}, gradients {grads}, optimizer state {opt}, activations for one batch {acts}.",
     "train.est_epoch": "Time per epoch",
-    "train.est_epoch.help": "From the model's MACs and a short speed measurement on {device}.",
-    "train.est_epoch.unmeasured": "Not measured on {device} before the run (that would hold the GPU from the "
-    "web server); the run's first seconds show its speed and time left.",
+    "train.est_epoch.help": "From the model's MACs and a few real training steps on {device}, "
+    "measured once by a separate process.",
+    "train.est_epoch.unmeasured": "Not measured: {reason}. The run's first seconds show its speed and time left.",
+    "train.est_busy": "{device} is training a run now; its speed is measured when it is free",
+    "train.est_measuring": "Measuring the training speed of {device} (a few seconds, once)…",
     "train.est_free": "Free now on {device}: {free}",
     "train.warn_memory": "This run needs about {need} but only {free} is free: it will probably fail with out of memory. "
     "Try a smaller batch, a larger ratio or a smaller input.",
@@ -420,8 +422,10 @@ ZH: dict[str, str] = {
     "train.est_memory": "所需内存",
     "train.est_memory.help": "权重 {params}, 梯度 {grads}, 优化器状态 {opt}, 一个批量的激活 {acts}。",
     "train.est_epoch": "每轮时间 (估算)",
-    "train.est_epoch.help": "由模型的 MACs 和在 {device} 上的一次简短测速得出。",
-    "train.est_epoch.unmeasured": "运行前不在 {device} 上测速 (那会让网页服务器占用 GPU); 运行开始后的几秒会显示速度和剩余时间。",
+    "train.est_epoch.help": "由模型的 MACs 和在 {device} 上的几步真实训练得出 (由单独的进程测量一次)。",
+    "train.est_epoch.unmeasured": "未测速: {reason}。运行开始后的几秒会显示速度和剩余时间。",
+    "train.est_busy": "{device} 正在训练; 等它空闲时再测速",
+    "train.est_measuring": "正在测量 {device} 的训练速度 (几秒钟, 只测一次)…",
     "train.est_free": "{device} 当前可用: {free}",
     "train.warn_memory": "这次运行大约需要 {need}, 但只有 {free} 可用: 很可能因内存不足而失败。"
     "请减小批量、增大 ratio 或减小输入尺寸。",

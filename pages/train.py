@@ -7,6 +7,7 @@ inside a fragment, so a reload, a second tab or a server restart shows the same 
 from __future__ import annotations
 
 import math
+import threading
 
 import streamlit as st
 
@@ -16,7 +17,9 @@ from pages.i18n import labels, t
 from pages.views import md_escape, summary_of
 from vgg_core.device import available_devices, resolve_device
 from vgg_core.estimate import estimate_training
-from vgg_core.launch import LIVE_STATES, LaunchError, TrainRequest, delete_run, start_run, stop_run
+from vgg_core.launch import (
+    LIVE_STATES, LaunchError, TrainRequest, busy_runs, delete_run, measure_rate, start_run, stop_run,
+)
 from vgg_core.report import human, human_bytes, human_macs
 from vgg_core.run_report import blocks_text, duration_text, metrics_csv, progress
 from vgg_core.runs import MODEL, RunDirError, RunInfo, list_runs, read_metrics, run_state, runs_root
@@ -87,22 +90,45 @@ def _request() -> TrainRequest:
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _estimate_cached(spec_dict: dict, batch: int, optimizer: str, momentum: float, device: str, examples: int):
-    """The speed calibration runs real training steps: fine on the CPU (once, ~1 s), but on a GPU it
-    would give the web server a CUDA context of its own, so there the run's first rows tell the speed."""
-    dev = resolve_device(device)
+def _estimate_cached(spec_dict: dict, batch: int, optimizer: str, momentum: float, device: str, examples: int,
+                     rate: float | None):
     return estimate_training(ArchSpec.from_dict(spec_dict), batch, optimizer=optimizer, momentum=momentum,
-                             device=dev, train_examples=examples, measure_speed=dev.type == "cpu")
+                             device=device, train_examples=examples, measure_speed=False, rate=rate)
+
+
+@st.cache_resource(show_spinner=False)
+def _rates() -> tuple[threading.Lock, dict[str, float]]:
+    """Training speeds by device, measured once per server and shared by every session."""
+    return threading.Lock(), {}
+
+
+def _rate(device: str) -> tuple[float | None, str | None]:
+    """(MACs per second, None) or (None, why not). A child process measures it, so the server never
+    holds a CUDA context; never while a run trains there (it would slow the run and skew the figure)."""
+    lock, rates = _rates()
+    with lock:
+        if device in rates:
+            return rates[device], None
+        if busy_runs(device, runs_root()):
+            return None, t("train.est_busy", device=device)
+        try:
+            with st.spinner(t("train.est_measuring", device=device)):
+                rates[device] = measure_rate(device)
+        except LaunchError as e:
+            return None, str(e)
+        return rates[device], None
 
 
 def _estimate(spec, request: TrainRequest) -> None:
     st.subheader(t("train.estimate"))
     try:
-        est = _estimate_cached(spec.to_dict(), request.batch_size, request.optimizer, request.momentum,
-                               request.device, request.max_train_examples or FULL_TRAIN)
-    except (ValueError, RuntimeError) as e:  # a device that is not here: the Train button says so too
+        device = str(resolve_device(request.device))
+    except ValueError as e:  # a device that is not here: the Train button says so too
         st.warning(md_escape(str(e)))
         return
+    rate, why_not = _rate(device)
+    est = _estimate_cached(spec.to_dict(), request.batch_size, request.optimizer, request.momentum,
+                           device, request.max_train_examples or FULL_TRAIN, rate)
     with st.container(key="train_estimate"):
         a, b = st.columns(2)
         a.metric(t("train.est_memory"), human_bytes(est.total_bytes),
@@ -110,8 +136,8 @@ def _estimate(spec, request: TrainRequest) -> None:
                         opt=human_bytes(est.optimizer_bytes), acts=human_bytes(est.activation_bytes)))
         per_epoch = est.seconds_per_epoch
         b.metric(t("train.est_epoch"), duration_text(per_epoch),
-                 help=t("train.est_epoch.help" if per_epoch is not None else "train.est_epoch.unmeasured",
-                        device=est.device))
+                 help=t("train.est_epoch.help", device=est.device) if per_epoch is not None
+                 else t("train.est_epoch.unmeasured", reason=why_not))
         if est.available_bytes is not None:
             st.caption(t("train.est_free", free=human_bytes(est.available_bytes), device=est.device))
     if est.fits is False:

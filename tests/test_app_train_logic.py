@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import streamlit as st
 from streamlit.testing.v1 import AppTest
 
 from vgg_core.launch import TrainRequest, start_run, stop_run
@@ -47,8 +48,11 @@ def texts(elements) -> str:
 def test_empty_history_and_the_estimate(runs):
     at = train_page(SMALL_QUERY)
     assert "No runs yet" in texts(at.info)
-    labels = [m.label for m in at.metric]
-    assert "Memory needed" in labels and "Time per epoch" in labels
+    metrics = {m.label: m for m in at.metric}
+    assert "Memory needed" in metrics
+    epoch = metrics["Time per epoch"]
+    # Measured by a child process on this CPU (device auto = cpu here): a duration, and why it can be trusted.
+    assert epoch.value != "–" and "few real training steps on cpu" in epoch.proto.help
     assert "1x16 1x32" in texts(at.markdown)
 
 
@@ -92,6 +96,11 @@ def test_launch_from_the_page_and_refuse_a_second_on_the_same_device(runs):
         wait_for(lambda: run_state(run_dir).state == "running")
         at.run()
         assert "running" in texts(at.info)
+        # The device's speed is never measured while it trains: the estimate says so instead.
+        st.cache_resource.clear()
+        at.run()
+        epoch = {m.label: m for m in at.metric}["Time per epoch"]
+        assert epoch.value == "–" and "cpu is training a run now" in epoch.proto.help
         at.button(key="train_stop").click()
         at.run()
         assert wait_final(run_dir, 60) == "stopped"

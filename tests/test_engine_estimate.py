@@ -171,3 +171,44 @@ def test_time_estimate_uses_one_calibration_per_process() -> None:
     big = estimate_training(preset("d2l"), 128, device="cpu")
     assert small.calibration_macs_per_sec == big.calibration_macs_per_sec == calibrate(torch.device("cpu"), False) > 0
     assert big.seconds_per_epoch / small.seconds_per_epoch == pytest.approx(big.macs_per_example / small.macs_per_example)
+
+
+def _estimate_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "vgg_core", "estimate", *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=300)
+
+
+def test_estimate_cli_gives_the_librarys_figures() -> None:
+    """The command the app runs in a child: its memory figures are the library's, its speed a real one."""
+    small = ["--arch", "1x16 1x32", "--input-size", "28", "--fc-width", "256", "--device", "cpu", "--batch-size", "64"]
+    out = _estimate_cli(*small, "--optimizer", "adam", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    got = json.loads(out.stdout)
+    spec = ArchSpec(conv_arch=((1, 16), (1, 32)), input_size=28, fc_width=256)
+    want = estimate_training(spec, 64, optimizer="adam", device="cpu", measure_speed=False).to_dict()
+    for key in ("param_bytes", "optimizer_bytes", "activation_bytes", "workspace_bytes", "total_bytes", "macs_per_example"):
+        assert got[key] == want[key], key
+    assert got["calibration_macs_per_sec"] > 0
+    assert got["seconds_per_epoch"] == pytest.approx(
+        (60_000 * 3 + 10_000) * got["macs_per_example"] / got["calibration_macs_per_sec"])
+
+    table = _estimate_cli(*small, "--no-speed")
+    assert table.returncode == 0, table.stderr
+    assert "total" in table.stdout and "fits" in table.stdout and "not measured" in table.stdout
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--batch-size", "0"], "batch_size must be a whole number >= 1, got 0"),
+        (["--num-classes", "3"], "num_classes must be 10 to train on Fashion-MNIST, got 3"),
+        (["--device", "cuda:7"], "device cuda:7 is not available"),
+        (["--device", "tpu"], "unknown device 'tpu'"),
+        (["--arch", "1x0"], "out_channels"),
+    ],
+)
+def test_estimate_cli_refuses_bad_input_in_one_line(args: list[str], message: str) -> None:
+    out = _estimate_cli(*args, "--no-speed")
+    assert out.returncode == 2
+    assert message in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert out.stdout == ""

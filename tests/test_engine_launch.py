@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from vgg_core.launch import LaunchError, TrainRequest, busy_runs, delete_run, start_run, stop_run, train_argv
+from vgg_core.launch import (
+    LaunchError, TrainRequest, busy_runs, delete_run, measure_rate, start_run, stop_run, train_argv,
+)
 from vgg_core.runs import LAUNCH, MODEL, RunDirError, list_runs, read_metrics, run_state
 from vgg_core.spec import ArchSpec
 
@@ -107,3 +109,12 @@ def test_a_run_killed_hard_shows_as_lost(tmp_path):
     os.kill(pid, 9)
     state = wait_for(lambda: (s := run_state(run_dir)).state == "lost" and s, 30)
     assert f"pid {pid}" in state.reason
+
+
+def test_measure_rate_runs_the_estimate_in_a_child():
+    """What the Train page shows as time per epoch: real steps in a child process, never in the server."""
+    rate = measure_rate("cpu")
+    assert rate > 1e8  # training MACs per second; even a slow CPU does far more than 0.1 G
+    with pytest.raises(LaunchError) as err:
+        measure_rate("cuda:7")
+    assert "measuring the speed of cuda:7 failed" in str(err.value) and "\n" not in str(err.value)

@@ -120,8 +120,13 @@ def estimate_training(
     test_examples: int = SPLITS["t10k"],
     amp: bool = True,
     measure_speed: bool = True,
+    rate: float | None = None,
 ) -> TrainingEstimate:
-    """Memory and time for one run; ``device`` as ``--device`` takes it (raises DeviceError)."""
+    """Memory and time for one run; ``device`` as ``--device`` takes it (raises DeviceError).
+
+    ``rate``: training MACs per second measured elsewhere (the app asks a child process, see
+    ``launch.measure_rate``); without it the speed is measured here if ``measure_speed``.
+    """
     dev = device if isinstance(device, torch.device) else resolve_device(device)
     use_amp = amp and dev.type == "cuda"
     summary = summarize(spec)
@@ -137,7 +142,8 @@ def estimate_training(
         param_bytes * (2 + state_per_param) + optimizer_workspace + amp_weight_bytes + activations + workspace + DATASET_BYTES
     )
     available = available_bytes(dev)
-    rate = calibrate(dev, use_amp) if measure_speed else None
+    if rate is None and measure_speed:
+        rate = calibrate(dev, use_amp)
     macs = summary.total_macs
     seconds = None
     if rate:

@@ -117,17 +117,45 @@ def start_run(spec: ArchSpec, request: TrainRequest, root: Path | None = None, a
         argv = train_argv(spec, request, run_dir)
         # The request keeps "auto"; the run is pinned to what "auto" means now, for the busy check.
         argv[argv.index("--device") + 1] = device
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_ROOT), env.get("PYTHONPATH")) if p)
         with open(run_dir / LOG, "ab") as log:
             proc = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=PACKAGE_ROOT, env=env,
+                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=PACKAGE_ROOT, env=_child_env(),
                 start_new_session=True,  # a Ctrl-C meant for the server does not reach the run, and vice versa
             )
         _children.append(proc)
         record = {"device": device, "pid": proc.pid, "argv": argv, "time": round(time.time(), 3)}
         (run_dir / LAUNCH).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
     return run_dir
+
+
+def measure_rate(device: str, amp: bool = True, timeout: float = 300) -> float:
+    """Training MACs per second on ``device``, measured by ``python -m vgg_core estimate`` in a child.
+
+    A child, so the web server never holds a CUDA context (and its memory) for the rest of its life
+    just to show a time per epoch. Raises LaunchError with one line if the measurement fails.
+    """
+    argv = [sys.executable, "-m", "vgg_core", "estimate", "--device", device, "--format", "json"]
+    if not amp:
+        argv.append("--no-amp")
+    try:
+        done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, cwd=PACKAGE_ROOT,
+                              env=_child_env(), timeout=timeout, start_new_session=True)
+    except subprocess.TimeoutExpired:
+        raise LaunchError(f"measuring the speed of {device} took over {timeout:.0f} s") from None
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        raise LaunchError(f"measuring the speed of {device} failed: {lines[-1] if lines else f'exit {done.returncode}'}")
+    try:
+        return float(json.loads(done.stdout)["calibration_macs_per_sec"])
+    except (ValueError, KeyError, TypeError):
+        raise LaunchError(f"measuring the speed of {device} gave no figure") from None
+
+
+def _child_env() -> dict[str, str]:
+    """The server's environment, with this package importable whatever the child's working folder."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_ROOT), env.get("PYTHONPATH")) if p)
+    return env
 
 
 def stop_run(run_dir: Path) -> None:

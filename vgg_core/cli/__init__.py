@@ -14,7 +14,7 @@ from typing import Sequence
 from ..spec import SpecError
 
 # Subcommand name -> module under vgg_core.cli.
-COMMANDS = ("summary", "gpu", "train")
+COMMANDS = ("summary", "estimate", "train", "gpu")
 
 
 class OneLineParser(argparse.ArgumentParser):
