@@ -3,7 +3,7 @@
 #   1. a short CUDA run through the CLI (the CUDA code path works, rows and weights are written)
 #   2. d2l's full run (VGG-11 ratio 4, 224, batch 128, lr 0.05, 10 epochs) with our engine: accuracy, wall time
 #   3. the benchmark: d2l's loop and ours, one whole epoch each, on the same card; then our variants
-#   4. the memory estimate against the CUDA allocator's measured peak
+#   4. the memory estimate against the CUDA allocator's measured peak; the Train page's speed measurement
 #   5. a profile of our steps, and torch.compile
 #   6. ours with torch.compile, in each mode
 # Usage: bash benchmarks/gpu_checks.sh DATA_DIR [OUT_DIR]    (DATA_DIR: the four Fashion-MNIST files)
@@ -78,6 +78,9 @@ for spec, batch in ((preset("d2l"), 128), (preset("d2l"), 256), (preset("vgg11")
 e = estimate_training(preset("d2l"), 128, device=dev)
 print(f"time estimate d2l: {e.seconds_per_epoch:.1f} s/epoch (calibration {e.calibration_macs_per_sec / 1e12:.1f} TMAC/s)")
 EOF
+say "4b. the speed as the Train page measures it (python -m vgg_core estimate in a child process)"
+$PY -c "import time; from vgg_core.launch import measure_rate; t = time.time(); r = measure_rate('cuda:0'); print(f'measure_rate(cuda:0): {r / 1e12:.2f} TMAC/s in {time.time() - t:.1f} s')" 2>&1 | tee -a "$LOG"
+$PY -m vgg_core estimate --preset d2l --device cuda 2>&1 | tee -a "$LOG"
 fi
 
 if want 5; then
