@@ -97,26 +97,26 @@ def _estimate_cached(spec_dict: dict, batch: int, optimizer: str, momentum: floa
 
 
 @st.cache_resource(show_spinner=False)
-def _rates() -> tuple[threading.Lock, dict[str, float]]:
-    """Training speeds by device, measured once per server and shared by every session."""
+def _rates() -> tuple[threading.Lock, dict[str, tuple[float | None, str | None]]]:
+    """Each device's training speed (or why it could not be measured), once per server, for every session."""
     return threading.Lock(), {}
 
 
 def _rate(device: str) -> tuple[float | None, str | None]:
     """(MACs per second, None) or (None, why not). A child process measures it, so the server never
-    holds a CUDA context; never while a run trains there (it would slow the run and skew the figure)."""
+    holds a CUDA context; never while a run trains there (it would slow the run and skew the figure).
+    A failure is kept too, so a broken device does not cost a child process on every rerun."""
     lock, rates = _rates()
     with lock:
-        if device in rates:
-            return rates[device], None
-        if busy_runs(device, runs_root()):
-            return None, t("train.est_busy", device=device)
-        try:
-            with st.spinner(t("train.est_measuring", device=device)):
-                rates[device] = measure_rate(device)
-        except LaunchError as e:
-            return None, str(e)
-        return rates[device], None
+        if device not in rates:
+            if busy_runs(device, runs_root()):
+                return None, t("train.est_busy", device=device)
+            try:
+                with st.spinner(t("train.est_measuring", device=device)):
+                    rates[device] = measure_rate(device), None
+            except LaunchError as e:
+                rates[device] = None, str(e)
+        return rates[device]
 
 
 def _estimate(spec, request: TrainRequest) -> None:
