@@ -15,6 +15,7 @@ from ..device import DEVICE_HELP, DeviceError
 from ..estimate import estimate_training
 from ..report import human, human_bytes, human_macs
 from ..run_report import duration_text
+from ..speed import tune_process
 from ..train import OPTIMIZERS, ConfigError, TrainConfig, check_setup
 from .arch_args import add_arch_arguments, spec_from_args
 
@@ -46,6 +47,8 @@ def run(args: argparse.Namespace) -> int:
                              weight_decay=args.weight_decay, device=args.device, amp=args.amp,
                              max_train_examples=args.max_train_examples)
         device = check_setup(spec, config)
+        if args.speed:
+            tune_process(device)  # measure the steps as a training process runs them (cuDNN autotuning, malloc)
         est = estimate_training(spec, args.batch_size, optimizer=args.optimizer, momentum=args.momentum,
                                 weight_decay=args.weight_decay, device=device, amp=args.amp,
                                 train_examples=min(train_examples, SPLITS["train"]), measure_speed=args.speed)
