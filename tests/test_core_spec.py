@@ -1,5 +1,7 @@
 """The spec: parsing what people type, and refusing bad input with one clear sentence per problem."""
 
+import ast
+
 import pytest
 
 from vgg_core.spec import (
@@ -39,10 +41,30 @@ def test_single_block_forms():
     assert parse_conv_arch("3x32") == ((3, 32),)
 
 
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("1 x 64 1 x 128", ((1, 64), (1, 128))),
+        ("1× 64, 2 ×128", ((1, 64), (2, 128))),
+        ("2 X 256;3\tx\t512", ((2, 256), (3, 512))),
+    ],
+)
+def test_compact_form_allows_spaces_around_the_x(text, expected):
+    assert parse_conv_arch(text) == expected
+
+
 def test_format_round_trips():
     assert format_conv_arch(VGG11) == "((1, 64), (1, 128), (2, 256), (2, 512), (2, 512))"
     for spec in PRESETS.values():
         assert parse_conv_arch(format_conv_arch(spec.conv_arch)) == spec.conv_arch
+
+
+def test_format_of_one_block_is_a_tuple_of_one_pair():
+    text = format_conv_arch(((2, 512),))
+    assert text == "((2, 512),)"
+    assert ast.literal_eval(text) == ((2, 512),)  # Python (and d2l's vgg()) read a tuple of blocks
+    assert parse_conv_arch(text) == ((2, 512),)
+    assert format_conv_arch([(1, 64), (1, 128)]) == "((1, 64), (1, 128))"  # no trailing comma for several
 
 
 def test_presets_are_the_papers_configurations():
@@ -80,6 +102,9 @@ def _message(fn):
         ("((1, 64, 3), (1, 128))", "block 1: (1, 64, 3) is not a (num_convs, out_channels) pair"),
         ("(1, 64), 7", "block 2: 7 is not a (num_convs, out_channels) pair"),
         ("1x64 2by128", "block 2: '2by128' is not NUMxCHANNELS"),
+        ("1 x 64 2 by 128", "block 2: '2' is not NUMxCHANNELS"),
+        ("1 x", "block 1: '1' is not NUMxCHANNELS"),
+        ("1 x 64 x", "block 2: 'x' is not NUMxCHANNELS"),
         ("[" * 500 + "]" * 500, "not a list of (num_convs, out_channels) pairs"),
         ("(1, 64)," * 400, "at most 2000 allowed"),
     ],

@@ -7,6 +7,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from vgg_core import ArchSpec, build_model, model_code, preset, summarize
+from vgg_core.report import human, to_csv
 
 
 def test_seed_shape_walk():
@@ -137,3 +138,28 @@ def test_summary_allocates_no_weights():
     with torch.device("meta"):
         m = build_model(preset("vgg19"))
     assert all(p.device.type == "meta" for p in m.parameters())
+
+
+@pytest.mark.parametrize(
+    "n, expected",
+    [
+        (999, "999"),
+        (1000, "1.0 K"),
+        (128_806_154, "128.8 M"),
+        (999.9e12, "999.9 T"),
+        (1e15, "1.0 P"),
+        (10_212_893e9, "10.2 P"),  # was '10212.9 T'
+        (-2.5e15, "-2.5 P"),
+    ],
+)
+def test_human_units_reach_peta(n, expected):
+    assert human(n) == expected
+
+
+def test_csv_bom_only_when_asked():
+    """The download needs the UTF-8 mark for Excel to read "×"; the CLI's stdout must not start with one."""
+    s = summarize(ArchSpec(ratio=4))
+    plain, marked = to_csv(s), to_csv(s, bom=True)
+    assert plain.startswith("block,layer,") and "×" in plain
+    assert marked == "\ufeff" + plain
+    assert marked.encode("utf-8").startswith(b"\xef\xbb\xbfblock,")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import subprocess
@@ -14,6 +16,7 @@ import torch
 
 from vgg_core import runs
 from vgg_core.model import build_model
+from vgg_core.run_report import duration_text, metrics_csv
 from vgg_core.runs import RunDirError, RunWriter, list_runs, read_metrics, request_stop, run_state, safe_run_dir
 from vgg_core.spec import ArchSpec
 
@@ -158,3 +161,42 @@ def test_request_stop_and_model_round_trip(tmp_path: Path) -> None:
     assert loaded_spec == spec and extra["epochs_completed"] == 3 and not loaded.training
     for k, v in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[k], v)
+
+
+def test_metrics_csv_keeps_whole_number_columns_whole(tmp_path: Path) -> None:
+    w = RunWriter(tmp_path / "r")  # rows as the trainer logs them, read back through JSON
+    w.status("running", pid=os.getpid())
+    w.append({"kind": "train", "epoch": 0.1, "step": 10, "examples": 1280, "elapsed_s": 1.5,
+              "train_loss": 2.3, "train_acc": 0.1, "examples_per_sec": 853.33})
+    w.append({"kind": "train", "epoch": 1.0, "step": 100, "examples": 12800, "elapsed_s": 15.0,
+              "train_loss": float("nan"), "train_acc": 1.0, "examples_per_sec": 853.0})
+    w.append({"kind": "eval", "epoch": 1, "step": 100, "examples": 12800, "test_loss": 0.5, "test_acc": 1.0})
+    w.close()
+    text = metrics_csv(read_metrics(tmp_path / "r"))
+    train1, train2, ev = csv.DictReader(io.StringIO(text))
+    assert (train1["kind"], train1["step"], train1["examples"]) == ("train", "10", "1280")  # not '10.0'
+    assert (train2["step"], train2["examples"], train2["train_loss"]) == ("100", "12800", "")
+    assert (ev["kind"], ev["step"], ev["examples"]) == ("eval", "", "")  # eval rows leave them empty
+    assert (train1["epoch"], train2["epoch"], ev["epoch"]) == ("0.1", "1.0", "1.0")  # fractional column
+    assert (train2["train_acc"], ev["test_acc"], train2["examples_per_sec"]) == ("1.0", "1.0", "853.0")
+
+
+@pytest.mark.parametrize(
+    "seconds, expected",
+    [
+        (None, "–"),
+        (0, "0 s"),
+        (0.3, "< 1 s"),  # positive but rounds to nothing
+        (12, "12 s"),
+        (250, "4 min 10 s"),
+        (3900, "1 h 05 min"),
+        (48 * 3600 - 1, "47 h 59 min"),
+        (48 * 3600, "2 days 0 h"),
+        (3 * 86400 + 4 * 3600, "3 days 4 h"),
+        (365 * 86400 - 1, "364 days 23 h"),
+        (365 * 86400, "1 year"),
+        (41148298 * 3600 + 11 * 60, "4,694 years"),  # was '41148298 h 11 min'
+    ],
+)
+def test_duration_text_scales_to_days_and_years(seconds: float | None, expected: str) -> None:
+    assert duration_text(seconds) == expected

@@ -82,7 +82,7 @@ def model_code(spec: ArchSpec) -> str:
         "        in_channels = out_channels\n"
         "    return nn.Sequential(\n"
         "        *conv_blks, nn.Flatten(),\n"
-        f"        # {spec.input_size}x{spec.input_size} input, {len(spec.conv_arch)} blocks: "
+        f"        # {spec.input_size}x{spec.input_size} input, {len(spec.conv_arch)} block{'s' if len(spec.conv_arch) != 1 else ''}: "
         f"the last feature map is {spec.feature_size}x{spec.feature_size}\n"
         f"        nn.Linear(out_channels * {spec.feature_size} * {spec.feature_size}, {spec.fc_width}), "
         f"nn.ReLU(), nn.Dropout({spec.dropout}),\n"

@@ -8,7 +8,7 @@ import pandas as pd
 
 from .summary import Summary
 
-_UNITS = ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K"))
+_UNITS = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K"))
 
 
 def human(n: float, digits: int = 1) -> str:
@@ -75,8 +75,9 @@ def to_json(summary: Summary) -> str:
     return json.dumps(summary.to_dict(), indent=2)
 
 
-def to_csv(summary: Summary) -> str:
-    return layers_frame(summary).to_csv(index=False)
+def to_csv(summary: Summary, bom: bool = False) -> str:
+    """``bom=True`` for a download: Excel needs the UTF-8 mark to read the "×" in shapes; stdout does not."""
+    return ("\ufeff" if bom else "") + layers_frame(summary).to_csv(index=False)
 
 
 def to_table(summary: Summary) -> str:

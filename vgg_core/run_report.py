@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,7 +41,22 @@ def metrics_csv(rows: list[dict[str, Any]]) -> str:
         [train_frame(rows).assign(kind="train"), eval_frame(rows).assign(kind="eval")], ignore_index=True
     )
     columns = ["kind", *dict.fromkeys((*TRAIN_COLUMNS, *EVAL_COLUMNS))]
-    return frame[columns].to_csv(index=False)
+    whole = {c: "Int64" for c in columns[1:] if _all_int(_values(rows, c))}
+    return frame[columns].astype(whole).to_csv(index=False)
+
+
+def _values(rows: list[dict[str, Any]], column: str) -> list[Any]:
+    """The logged values that land in ``column`` of the CSV (eval rows only give EVAL_COLUMNS)."""
+    kinds = {k for k, cols in (("train", TRAIN_COLUMNS), ("eval", EVAL_COLUMNS)) if column in cols}
+    return [r.get(column) for r in rows if r.get("kind") in kinds and r.get(column) is not None]
+
+
+def _all_int(values: list[Any]) -> bool:
+    """Logged as ints (step, examples): print '128', not the '128.0' that NaN-padding makes of them.
+
+    Decided by the logged type, not the value, so a loss or accuracy of exactly 1.0 stays a float.
+    """
+    return bool(values) and all(isinstance(v, numbers.Integral) and not isinstance(v, bool) for v in values)
 
 
 def progress(config: dict[str, Any] | None, rows: list[dict[str, Any]]) -> Progress:
@@ -74,11 +90,22 @@ def blocks_text(config: dict[str, Any] | None) -> str:
     return format_compact([(n, c // ratio) for n, c in blocks]) if blocks else "?"
 
 
+_DAY = 86400
+_YEAR = 365.25 * _DAY
+
+
 def duration_text(seconds: float | None) -> str:
-    """'1 h 05 min', '4 min 10 s', '12 s'."""
+    """'1 h 05 min', '4 min 10 s', '12 s'; days from 48 h and years from 365 days, not '41148298 h'."""
     if seconds is None:
         return "–"
     s = int(round(seconds))
+    if s == 0 and seconds > 0:
+        return "< 1 s"
+    if s >= 365 * _DAY:
+        years = round(s / _YEAR)
+        return f"{years:,} year{'' if years == 1 else 's'}"
+    if s >= 2 * _DAY:
+        return f"{s // _DAY} days {s % _DAY // 3600} h"
     if s >= 3600:
         return f"{s // 3600} h {s % 3600 // 60:02d} min"
     if s >= 60:

@@ -101,7 +101,8 @@ def parse_conv_arch(text: str) -> tuple[tuple[int, int], ...]:
     """Read a conv_arch typed by a person, never evaluating it as code.
 
     Accepts d2l's tuple syntax ``((1, 64), (1, 128))``, lists ``[[1, 64], [1, 128]]`` and the
-    compact ``1x64 1x128 2x256`` (``×`` or ``x``, separated by spaces or commas).
+    compact ``1x64 1x128 2x256`` (``×`` or ``x``, spaces allowed around it, blocks separated by
+    spaces or commas).
     """
     if not isinstance(text, str):
         raise SpecError([f"conv_arch must be text, got {type(text).__name__}"])
@@ -123,8 +124,12 @@ def parse_conv_arch(text: str) -> tuple[tuple[int, int], ...]:
 
 
 def format_conv_arch(conv_arch: Iterable[tuple[int, int]]) -> str:
-    """d2l's own spelling, so the text round-trips through ``parse_conv_arch``."""
-    return "(" + ", ".join(f"({n}, {c})" for n, c in conv_arch) + ")"
+    """d2l's own spelling, so the text round-trips through ``parse_conv_arch``.
+
+    One block gets a trailing comma: ``((2, 512))`` is a pair to Python (and to d2l's ``vgg()``).
+    """
+    pairs = [f"({n}, {c})" for n, c in conv_arch]
+    return "(" + ", ".join(pairs) + ("," if len(pairs) == 1 else "") + ")"
 
 
 def format_compact(conv_arch: Iterable[tuple[int, int]]) -> str:
@@ -133,6 +138,7 @@ def format_compact(conv_arch: Iterable[tuple[int, int]]) -> str:
 
 def _parse_compact(text: str) -> tuple[tuple[int, int], ...]:
     pairs = []
+    text = re.sub(r"(\d)\s*([x×X])\s*(\d)", r"\1\2\3", text)  # "1 x 64" is one block, not three tokens
     for i, token in enumerate(t for t in re.split(r"[\s,;]+", text) if t):
         m = re.fullmatch(r"(\d+)[x×X](\d+)", token)
         if not m:
@@ -211,12 +217,16 @@ def _problems(spec: ArchSpec) -> list[str]:
             side //= 2
             if side == 0:
                 problems.append(
-                    f"input_size {spec.input_size} is too small for {len(arch)} blocks: the side reaches 0 "
+                    f"input_size {spec.input_size} is too small for {_blocks(len(arch))}: the side reaches 0 "
                     f"after block {i} (each block halves it); use input_size >= {2 ** len(arch)}"
-                    + (f" or at most {i - 1} blocks" if i > 1 else "")
+                    + (f" or at most {_blocks(i - 1)}" if i > 1 else "")
                 )
                 break
     return problems
+
+
+def _blocks(n: int) -> str:
+    return f"{n} block" if n == 1 else f"{n} blocks"
 
 
 PRESETS: dict[str, ArchSpec] = {
