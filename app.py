@@ -26,7 +26,8 @@ def sidebar() -> None:
     spec = state.current_spec()
     s = summary_of(spec)
     with st.sidebar:
-        st.radio(t("lang.label"), state.LANGS, key=state.LANG, format_func=LANG_LABELS.get, horizontal=True)
+        st.radio(t("lang.label"), state.LANGS, key=state.LANG, format_func=LANG_LABELS.get, horizontal=True,
+                 on_change=state.relabel)
         with st.container(key="sidebar_arch", border=True):
             st.markdown(f"**{t('sidebar.current')}**: {t('preset.' + state.preset_of(spec))}")
             ratio = f" ÷ {spec.ratio}" if spec.ratio != 1 else ""

@@ -116,8 +116,8 @@ def runs_table(runs: list) -> pd.DataFrame:
     """The run history, newest first, as the page lists it."""
     from vgg_core.run_report import blocks_text
 
-    def num(v, digits=3):
-        return round(v, digits) if isinstance(v, (int, float)) else None
+    def num(v, digits=3):  # text, so a missing figure reads "–" as everywhere else, not "None"
+        return f"{v:.{digits}f}" if isinstance(v, (int, float)) else "–"
 
     rows = []
     for r in runs:

@@ -33,9 +33,12 @@ def render() -> None:
     entries = _choose(current)
     if len(entries) < 2:
         st.info(t("compare.need_two"))
-    if not entries:
-        return
-    summaries = [(label, summary_of(spec)) for label, spec in entries]
+    if entries:
+        _architectures([(label, summary_of(spec)) for label, spec in entries])
+    _finished_runs()  # runs are compared on their own, whatever architectures are chosen
+
+
+def _architectures(summaries: list[tuple[str, Summary]]) -> None:
 
     st.subheader(t("compare.totals"))
     with st.container(key="compare_totals"):
@@ -49,7 +52,6 @@ def render() -> None:
     a, b = st.columns(2)
     a.plotly_chart(charts.grouped(df, "params", t("compare.params"), order, log), key="compare_params")
     b.plotly_chart(charts.grouped(df, "macs", t("compare.macs"), order, log), key="compare_macs")
-    _finished_runs()
 
 
 def _finished_runs() -> None:

@@ -72,9 +72,11 @@ def _inputs(spec: ArchSpec) -> None:
     _errors("blocks")
 
     def number(column, key: str, high: int) -> None:
+        # No min/max on the widget: out of range, it would only turn red and drop the value; the
+        # core's check names the limit instead, and the last valid table stays.
         column.number_input(
-            t(f"input.{key}"), min_value=1, max_value=high, step=1, key=key,
-            help=t("input.ratio.help") if key == "ratio" else None,
+            t(f"input.{key}"), step=1, key=key,
+            help=(t("input.ratio.help") + " " if key == "ratio" else "") + t("input.range", high=f"{high:,}"),
             on_change=state.on_input, args=(key,),
         )
 
@@ -158,7 +160,7 @@ def _table(s: Summary) -> None:
         format_func=labels("table.view", ("layers", "blocks")), label_visibility="collapsed",
     )
     download.download_button(
-        t("table.download"), to_csv(s), file_name=_csv_name(s.spec), mime="text/csv",
+        t("table.download"), to_csv(s, bom=True), file_name=_csv_name(s.spec), mime="text/csv",
         key="download_csv", on_click="ignore", icon=":material/download:",
     )
     table = layers_table(s) if view == "layers" else blocks_table(s)

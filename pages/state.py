@@ -187,9 +187,11 @@ def seed_inputs() -> None:
     """Give the Explore inputs the current spec's values, for those the session lost or never had."""
     ss = st.session_state
     values = _input_values(current_spec())
-    for key in INPUTS:
-        if key not in ss:
-            ss[key] = values[key]
+    lost = [key for key in INPUTS if key not in ss]
+    for key in lost:
+        ss[key] = values[key]
+    if lost:  # the inputs now show the valid spec, so an error about what was typed before is stale
+        ss[ERRORS] = None
 
 
 def _input_values(spec: ArchSpec) -> dict[str, Any]:
@@ -204,6 +206,10 @@ def _input_values(spec: ArchSpec) -> dict[str, Any]:
 def on_input(key: str) -> None:
     """Callback of every Explore input: all inputs together make the candidate spec."""
     ss = st.session_state
+    ratio = ss["ratio"]
+    if isinstance(ratio, int) and not 1 <= ratio <= UI_MAX_RATIO:  # the core allows more; past 64 VGG is 1 channel wide
+        ss[ERRORS] = (key, [f"ratio must be from 1 to {UI_MAX_RATIO}, got {ratio}"])
+        return
     try:
         spec = current_spec().replace(
             conv_arch=parse_conv_arch(ss["conv_arch"]),
@@ -231,6 +237,22 @@ def on_preset() -> None:
     ss["conv_arch"] = format_conv_arch(p.conv_arch)
     ss["ratio"] = p.ratio
     on_input("preset")
+
+
+# Keyed widgets whose option labels come from the UI language (format_func).
+LABELLED_WIDGETS = ("preset", "optimizer", "train_run", "train_overlay", "train_manage", "compare_archs", "table_view")
+
+
+def relabel(keys: tuple[str, ...] = LABELLED_WIDGETS) -> None:
+    """Re-set the widgets' values so the browser shows them under their new labels.
+
+    A select keeps showing the label it was sent when only ``format_func`` changes (its value on
+    the wire is the label); a value set through session state is sent again, newly formatted.
+    """
+    ss = st.session_state
+    for key in keys:
+        if key in ss:
+            ss[key] = ss[key]
 
 
 def editor_key() -> str:

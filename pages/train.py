@@ -30,6 +30,7 @@ D2L = {"epochs": 10, "batch_size": 128, "lr": 0.05, "optimizer": "sgd", "momentu
 DEFAULTS = {**D2L, "device": "auto"}
 SELECTED = "train_run"  # the run shown live
 MESSAGE = "train_message"  # (kind, text) left by the last button press
+CONFIRM_DELETE = "train_confirm_delete"  # the run whose Delete button was pressed once
 FULL_TRAIN = 60_000
 HOURS_WARNING_S = 3600
 
@@ -63,7 +64,7 @@ def _hyperparameters() -> None:
     a, b, c = st.columns(3)
     a.number_input(t("train.epochs"), min_value=1, max_value=200, step=1, key="epochs")
     b.number_input(t("train.batch_size"), min_value=1, max_value=4096, step=1, key="batch_size")
-    c.number_input(t("train.lr"), min_value=1e-6, max_value=10.0, step=0.01, format="%.4f", key="lr")
+    c.number_input(t("train.lr"), min_value=1e-6, max_value=10.0, step=0.01, format="%g", key="lr")
     a, b, c = st.columns(3)
     a.selectbox(t("train.optimizer"), ("sgd", "adam"), key="optimizer", format_func=labels("train.opt", ("sgd", "adam")))
     b.number_input(t("train.momentum"), min_value=0.0, max_value=0.999, step=0.1, format="%.3f", key="momentum",
@@ -196,6 +197,10 @@ def _live(fast: bool) -> None:
         ss[SELECTED] = ids[0]
     by_id = {r.run_id: r for r in runs}
     st.subheader(t("train.live"))
+    label = _run_label(by_id[ss[SELECTED]])
+    if ss.get("_train_run_label") not in (None, label):
+        state.relabel((SELECTED,))  # the run's state changed: show its new label, not the one first sent
+    ss["_train_run_label"] = label
     st.selectbox(t("train.run"), ids, key=SELECTED, format_func=lambda i: _run_label(by_id[i]))
     run = by_id[ss[SELECTED]]
     rows = read_metrics(run.path)
@@ -265,7 +270,7 @@ def _num(v, digits: int = 3) -> str:
 
 def _run_label(run: RunInfo) -> str:
     acc = (run.last_eval or {}).get("test_acc")
-    acc_text = f" · test acc {acc:.3f}" if isinstance(acc, (int, float)) else ""
+    acc_text = " · " + t("train.label_acc", acc=f"{acc:.3f}") if isinstance(acc, (int, float)) else ""
     return f"{run.run_id} · {t('train.state.' + run.state.state)} · {blocks_text(run.config)}{acc_text}"
 
 
@@ -298,10 +303,22 @@ def _finished(runs: list[RunInfo]) -> None:
         b.download_button(t("train.dl_weights"), data=lambda: (run.path / MODEL).read_bytes(),
                           file_name=f"{run.run_id}-model.pt", mime="application/octet-stream",
                           key="train_dl_weights", icon=":material/download:")
-    c.button(t("train.delete"), key="train_delete", on_click=_delete, args=(run.run_id,), icon=":material/delete:")
+    c.button(t("train.delete"), key="train_delete", on_click=_ask_delete, args=(run.run_id,), icon=":material/delete:")
+    if st.session_state.get(CONFIRM_DELETE) == run.run_id:
+        with st.container(key="train_delete_ask"):
+            st.warning(t("train.delete_ask", run=run.run_id))
+            yes, no = st.columns([1, 4])
+            yes.button(t("train.delete_yes"), key="train_delete_yes", type="primary", on_click=_delete, args=(run.run_id,))
+            no.button(t("train.delete_no"), key="train_delete_no", on_click=_ask_delete, args=(None,))
+
+
+def _ask_delete(run_id: str | None) -> None:
+    """Deleting removes the folder and its weights for good: the first click only asks."""
+    st.session_state[CONFIRM_DELETE] = run_id
 
 
 def _delete(run_id: str) -> None:
+    st.session_state[CONFIRM_DELETE] = None
     try:
         delete_run(runs_root(), run_id)
     except RunDirError as e:

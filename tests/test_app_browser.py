@@ -115,6 +115,9 @@ def test_explore_edit_reload_error_language_and_every_page(app_server, page, rec
     wait_totals(page, i18n.ZH["totals.params"])
     wait_totals(page, f"{expected.total_params:,}")
     assert query(page)["lang"] == ["zh"]
+    # A select shows its chosen option under the new language's label too, not the one first sent.
+    assert i18n.EN["preset.custom"] != i18n.ZH["preset.custom"]
+    assert page.locator(".st-key-preset input").input_value() == i18n.ZH["preset.custom"]
     no_exception(page)
 
     # Every page opens from the sidebar, keeps the architecture and language, and shows no exception.

@@ -73,6 +73,12 @@ def test_ratio_4_is_d2ls_training_model_and_goes_into_the_url():
         ("conv_arch", "__import__('os').system('true')", "is not a list of (num_convs, out_channels) pairs"),
         ("conv_arch", "((0, 64),)", "block 1: num_convs must be from 1 to"),
         ("input_size", 16, "input_size 16 is too small for 5 blocks"),
+        # Out of range: the widget has no min/max of its own, so the limit is named, not silently dropped.
+        ("ratio", 65, "ratio must be from 1 to 64, got 65"),
+        ("ratio", 0, "ratio must be from 1 to 64, got 0"),
+        ("input_size", 5000, "input_size must be from 1 to 4096, got 5000"),
+        ("in_channels", -3, "in_channels must be from 1 to 1024, got -3"),
+        ("fc_width", 0, "fc_width must be from 1 to 65536, got 0"),
     ],
 )
 def test_bad_input_shows_the_core_message_and_keeps_the_last_table(key, value, fragment):
@@ -217,6 +223,18 @@ def test_the_architecture_survives_a_visit_to_another_page():
     assert metrics(at)["Parameters"] == "43,093,322"
 
 
+def test_an_error_does_not_outlive_the_text_it_was_about():
+    """Leaving the page drops the typed text (the inputs reseed from the valid spec): its error goes too."""
+    at = app()
+    at.text_input(key="conv_arch").input("1x64 zz").run()
+    assert at.error and any("last valid" in i.value for i in at.info)
+    at.switch_page("pages/gpu.py").run()
+    at.switch_page("pages/explore.py").run()
+    no_exception(at)
+    assert at.text_input(key="conv_arch").value == format_conv_arch(ArchSpec().conv_arch)
+    assert not at.error and not any("last valid" in i.value for i in at.info)
+
+
 def test_compare_page_tables_and_custom_lines():
     at = app()
     at.switch_page("pages/compare.py").run()
@@ -251,6 +269,17 @@ def test_compare_presets_follow_the_current_input():
     no_exception(at2)
     errors = [e.value.replace("\\", "") for e in at2.error]
     assert any("does not fit the current input" in e and "input_size 16 is too small" in e for e in errors)
+    # Only the current architecture fits: the page asks for another one that fits, not "choose two".
+    assert any("at least two architectures that fit the current input" in i.value for i in at2.info)
+
+
+def test_compare_with_no_architecture_still_compares_runs():
+    at = app()
+    at.switch_page("pages/compare.py").run()
+    at.multiselect(key="compare_archs").set_value([]).run()
+    no_exception(at)
+    assert not at.table
+    assert i18n.EN["compare.runs"] in [h.value for h in at.subheader]
 
 
 def test_reset_button_returns_to_the_book():

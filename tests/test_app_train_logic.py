@@ -160,6 +160,14 @@ def test_finished_runs_overlay_download_and_delete(runs):
     at.run()
     at.button(key="train_delete").click()
     at.run()
+    assert done[0].exists() and f"Delete run {done[0].name}" in texts(at.warning)  # it asks first
+    at.button(key="train_delete_no").click()
+    at.run()
+    assert done[0].exists() and "cannot be undone" not in texts(at.warning)  # cancelled: nothing deleted
+    at.button(key="train_delete").click()
+    at.run()
+    at.button(key="train_delete_yes").click()
+    at.run()
     assert f"Deleted run {done[0].name}" in texts(at.success)
     assert not done[0].exists() and done[1].exists()
     assert read_metrics(done[1])
