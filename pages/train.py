@@ -48,10 +48,11 @@ def render() -> None:
     )
     left, right = st.columns([3, 2], gap="large")
     with left:
-        _hyperparameters()
+        problems = _hyperparameters()
     with right:
-        _estimate(spec, _request())
-    _buttons()
+        if not problems:
+            _estimate(spec, _request())
+    _buttons(ready=not problems)
     runs = list_runs(runs_root())
     fast = any(r.state.state in LIVE_STATES for r in runs)
     # Poll every second while something trains; slowly otherwise, to notice runs started elsewhere.
@@ -59,22 +60,37 @@ def render() -> None:
     _finished(runs)
 
 
-def _hyperparameters() -> None:
+# The page's own limits (the engine takes more): widgets carry none, so a value out of range gets
+# a message naming the range instead of a red border and a silently kept old value.
+LIMITS = {"epochs": (1, 200), "batch_size": (1, 4096), "lr": (1e-6, 10.0), "momentum": (0.0, 0.999),
+          "max_train_examples": (0, FULL_TRAIN)}
+
+
+def _hyperparameters() -> list[str]:
+    """The widgets, then one line per value out of range (nothing launches until they are fixed)."""
     st.subheader(t("train.settings"))
     a, b, c = st.columns(3)
-    a.number_input(t("train.epochs"), min_value=1, max_value=200, step=1, key="epochs")
-    b.number_input(t("train.batch_size"), min_value=1, max_value=4096, step=1, key="batch_size")
-    c.number_input(t("train.lr"), min_value=1e-6, max_value=10.0, step=0.01, format="%g", key="lr")
+    a.number_input(t("train.epochs"), step=1, key="epochs")
+    b.number_input(t("train.batch_size"), step=1, key="batch_size")
+    c.number_input(t("train.lr"), step=0.01, format="%g", key="lr")
     a, b, c = st.columns(3)
     a.selectbox(t("train.optimizer"), ("sgd", "adam"), key="optimizer", format_func=labels("train.opt", ("sgd", "adam")))
-    b.number_input(t("train.momentum"), min_value=0.0, max_value=0.999, step=0.1, format="%.3f", key="momentum",
+    b.number_input(t("train.momentum"), step=0.1, format="%.3f", key="momentum",
                    disabled=st.session_state["optimizer"] != "sgd")
     devices = ("auto", *available_devices().split(", "))
     if st.session_state["device"] not in devices:
         st.session_state["device"] = "auto"
     c.selectbox(t("train.device"), devices, key="device", help=t("train.device.help"))
-    st.number_input(t("train.max_train"), min_value=0, max_value=FULL_TRAIN, step=1000, key="max_train_examples",
-                    help=t("train.max_train.help"))
+    st.number_input(t("train.max_train"), step=1000, key="max_train_examples", help=t("train.max_train.help"))
+    problems = [
+        t("train.out_of_range", name=t(f"train.{key}"), low=f"{low:g}", high=f"{high:,g}", got=f"{value:g}")
+        for key, (low, high) in LIMITS.items()
+        if not low <= (value := st.session_state[key]) <= high
+    ]
+    if problems:
+        with st.container(key="train_input_errors"):
+            st.error("  \n".join(problems))
+    return problems
 
 
 def _request() -> TrainRequest:
@@ -171,11 +187,12 @@ def _start() -> None:
     ss[MESSAGE] = ("success", t("train.started", run=run_dir.name))
 
 
-def _buttons() -> None:
+def _buttons(ready: bool) -> None:
     a, b, _ = st.columns([1, 1, 3])
     a.button(t("train.d2l"), key="d2l_settings", on_click=_apply_d2l, help=t("train.d2l.help"),
              icon=":material/menu_book:")
-    b.button(t("train.start"), key="train_start", type="primary", on_click=_start, icon=":material/play_arrow:")
+    b.button(t("train.start"), key="train_start", type="primary", on_click=_start, icon=":material/play_arrow:",
+             disabled=not ready)
     kind, text = st.session_state.pop(MESSAGE, (None, None))
     if kind == "error":
         st.error(t("train.refused", reason=md_escape(text)))

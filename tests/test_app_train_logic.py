@@ -56,6 +56,28 @@ def test_empty_history_and_the_estimate(runs):
     assert "1x16 1x32" in texts(at.markdown)
 
 
+def test_values_out_of_range_are_named_and_nothing_launches(runs):
+    at = train_page(SMALL_QUERY)
+    at.number_input(key="epochs").set_value(500)
+    at.number_input(key="batch_size").set_value(0)
+    at.number_input(key="lr").set_value(0.0)
+    at.run()
+    assert not at.exception
+    err = texts(at.error)
+    assert "Epochs must be from 1 to 200, got 500." in err
+    assert "Batch size must be from 1 to 4,096, got 0." in err
+    assert "Learning rate must be from 1e-06 to 10, got 0." in err
+    assert at.button(key="train_start").disabled
+    assert "Time per epoch" not in [m.label for m in at.metric]  # no estimate for a run that cannot start
+    at.number_input(key="epochs").set_value(3)
+    at.number_input(key="batch_size").set_value(64)
+    at.number_input(key="lr").set_value(0.05)
+    at.run()
+    assert not at.error and not at.button(key="train_start").disabled
+    assert "Time per epoch" in [m.label for m in at.metric]
+    assert not [p for p in runs.iterdir() if p.is_dir()]
+
+
 def test_d2l_button_sets_the_books_setting(runs):
     at = train_page(SMALL_QUERY)
     at.number_input(key="epochs").set_value(3)
