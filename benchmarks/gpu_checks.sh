@@ -79,7 +79,7 @@ e = estimate_training(preset("d2l"), 128, device=dev)
 print(f"time estimate d2l: {e.seconds_per_epoch:.1f} s/epoch (calibration {e.calibration_macs_per_sec / 1e12:.1f} TMAC/s)")
 EOF
 say "4b. the speed as the Train page measures it (python -m vgg_core estimate in a child process)"
-$PY -c "import time; from vgg_core.launch import measure_rate; t = time.time(); r = measure_rate('cuda:0'); print(f'measure_rate(cuda:0): {r / 1e12:.2f} TMAC/s in {time.time() - t:.1f} s')" 2>&1 | tee -a "$LOG"
+$PY -c "import time; from vgg_core.launch import measure_speed; t = time.time(); r, o = measure_speed('cuda:0'); print(f'measure_speed(cuda:0): {r / 1e12:.2f} TMAC/s, {o * 1e3:.2f} ms per step, in {time.time() - t:.1f} s')" 2>&1 | tee -a "$LOG"
 $PY -m vgg_core estimate --preset d2l --device cuda 2>&1 | tee -a "$LOG"
 fi
 

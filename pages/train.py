@@ -18,7 +18,7 @@ from pages.views import md_escape, summary_of
 from vgg_core.device import available_devices, resolve_device
 from vgg_core.estimate import estimate_training
 from vgg_core.launch import (
-    LIVE_STATES, LaunchError, TrainRequest, busy_runs, delete_run, measure_rate, start_run, stop_run,
+    LIVE_STATES, LaunchError, TrainRequest, busy_runs, delete_run, measure_speed, start_run, stop_run,
 )
 from vgg_core.report import human, human_bytes, human_macs
 from vgg_core.run_report import blocks_text, duration_text, metrics_csv, progress
@@ -108,32 +108,32 @@ def _request() -> TrainRequest:
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def _estimate_cached(spec_dict: dict, batch: int, optimizer: str, momentum: float, device: str, examples: int,
-                     rate: float | None):
+                     speed: tuple[float, float] | None):
     return estimate_training(ArchSpec.from_dict(spec_dict), batch, optimizer=optimizer, momentum=momentum,
-                             device=device, train_examples=examples, measure_speed=False, rate=rate)
+                             device=device, train_examples=examples, measure_speed=False, speed=speed)
 
 
 @st.cache_resource(show_spinner=False)
-def _rates() -> tuple[threading.Lock, dict[str, tuple[float | None, str | None]]]:
+def _speeds() -> tuple[threading.Lock, dict[str, tuple[tuple[float, float] | None, str | None]]]:
     """Each device's training speed (or why it could not be measured), once per server, for every session."""
     return threading.Lock(), {}
 
 
-def _rate(device: str) -> tuple[float | None, str | None]:
-    """(MACs per second, None) or (None, why not). A child process measures it, so the server never
+def _speed(device: str) -> tuple[tuple[float, float] | None, str | None]:
+    """((MACs per second, seconds per step), None) or (None, why not). A child process measures it, so the server never
     holds a CUDA context; never while a run trains there (it would slow the run and skew the figure).
     A failure is kept too, so a broken device does not cost a child process on every rerun."""
-    lock, rates = _rates()
+    lock, speeds = _speeds()
     with lock:
-        if device not in rates:
+        if device not in speeds:
             if busy_runs(device, runs_root()):
                 return None, t("train.est_busy", device=device)
             try:
                 with st.spinner(t("train.est_measuring", device=device)):
-                    rates[device] = measure_rate(device), None
+                    speeds[device] = measure_speed(device), None
             except LaunchError as e:
-                rates[device] = None, str(e)
-        return rates[device]
+                speeds[device] = None, str(e)
+        return speeds[device]
 
 
 def _estimate(spec, request: TrainRequest) -> None:
@@ -143,9 +143,9 @@ def _estimate(spec, request: TrainRequest) -> None:
     except ValueError as e:  # a device that is not here: the Train button says so too
         st.warning(md_escape(str(e)))
         return
-    rate, why_not = _rate(device)
+    speed, why_not = _speed(device)
     est = _estimate_cached(spec.to_dict(), request.batch_size, request.optimizer, request.momentum,
-                           device, request.max_train_examples or FULL_TRAIN, rate)
+                           device, request.max_train_examples or FULL_TRAIN, speed)
     with st.container(key="train_estimate"):
         a, b = st.columns(2)
         a.metric(t("train.est_memory"), human_bytes(est.total_bytes),

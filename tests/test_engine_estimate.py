@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from vgg_core.data import DEBIAN_DIR
-from vgg_core.estimate import activation_bytes_per_example, calibrate, estimate_training
+from vgg_core.estimate import activation_bytes_per_example, calibrate, estimate_training, step_overhead
 from vgg_core.spec import ArchSpec, preset
 from vgg_core.summary import summarize
 from vgg_core.train import TrainConfig, prepare_model
@@ -169,8 +170,12 @@ def test_estimate_parts_add_up() -> None:
 def test_time_estimate_uses_one_calibration_per_process() -> None:
     small = estimate_training(ArchSpec(conv_arch=((1, 16), (1, 32)), input_size=28, fc_width=256), 128, device="cpu")
     big = estimate_training(preset("d2l"), 128, device="cpu")
-    assert small.calibration_macs_per_sec == big.calibration_macs_per_sec == calibrate(torch.device("cpu"), False) > 0
-    assert big.seconds_per_epoch / small.seconds_per_epoch == pytest.approx(big.macs_per_example / small.macs_per_example)
+    cpu = torch.device("cpu")
+    assert small.calibration_macs_per_sec == big.calibration_macs_per_sec == calibrate(cpu, False) > 0
+    assert small.step_overhead_s == big.step_overhead_s == step_overhead(cpu, False) >= 0
+    for est in (small, big):  # MACs at the measured rate, plus the fixed cost of each of the 469 steps
+        macs = (60_000 * 3 + 10_000) * est.macs_per_example
+        assert est.seconds_per_epoch == pytest.approx(macs / est.calibration_macs_per_sec + 469 * est.step_overhead_s)
 
 
 def _estimate_cli(*args: str) -> subprocess.CompletedProcess:
@@ -188,9 +193,10 @@ def test_estimate_cli_gives_the_librarys_figures() -> None:
     want = estimate_training(spec, 64, optimizer="adam", device="cpu", measure_speed=False).to_dict()
     for key in ("param_bytes", "optimizer_bytes", "activation_bytes", "workspace_bytes", "total_bytes", "macs_per_example"):
         assert got[key] == want[key], key
-    assert got["calibration_macs_per_sec"] > 0
+    assert got["calibration_macs_per_sec"] > 0 and got["step_overhead_s"] >= 0
     assert got["seconds_per_epoch"] == pytest.approx(
-        (60_000 * 3 + 10_000) * got["macs_per_example"] / got["calibration_macs_per_sec"])
+        (60_000 * 3 + 10_000) * got["macs_per_example"] / got["calibration_macs_per_sec"]
+        + math.ceil(60_000 / 64) * got["step_overhead_s"])
 
     table = _estimate_cli(*small, "--no-speed")
     assert table.returncode == 0, table.stderr

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from vgg_core.launch import (
-    LaunchError, TrainRequest, busy_runs, delete_run, measure_rate, start_run, stop_run, train_argv,
+    LaunchError, TrainRequest, busy_runs, delete_run, measure_speed, start_run, stop_run, train_argv,
 )
 from vgg_core.runs import LAUNCH, MODEL, RunDirError, list_runs, read_metrics, run_state
 from vgg_core.spec import ArchSpec
@@ -111,10 +111,11 @@ def test_a_run_killed_hard_shows_as_lost(tmp_path):
     assert f"pid {pid}" in state.reason
 
 
-def test_measure_rate_runs_the_estimate_in_a_child():
+def test_measure_speed_runs_the_estimate_in_a_child():
     """What the Train page shows as time per epoch: real steps in a child process, never in the server."""
-    rate = measure_rate("cpu")
+    rate, overhead = measure_speed("cpu")
     assert rate > 1e8  # training MACs per second; even a slow CPU does far more than 0.1 G
+    assert 0 <= overhead < 1  # seconds of fixed cost per step
     with pytest.raises(LaunchError) as err:
-        measure_rate("cuda:7")
+        measure_speed("cuda:7")
     assert "measuring the speed of cuda:7 failed" in str(err.value) and "\n" not in str(err.value)

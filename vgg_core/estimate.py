@@ -12,7 +12,8 @@ backward pass of this network (the ReLUs run in place, as the trainer runs them)
 plus weights, gradients, optimizer state, the weights' bf16 copies under autocast, the dataset
 on the device, the gradients in flight during the backward pass (``workspace_bytes_per_example``)
 and the optimizer's temporaries (Adam's unfused step on the CPU). Time comes from the summary's MACs (a training step is about 3x
-the forward pass) over a throughput measured once per process on the device itself.
+the forward pass) over a throughput measured once per process on the device itself, plus a fixed
+cost per step measured on a tiny net.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ class TrainingEstimate:
     macs_per_example: int  # forward
     seconds_per_epoch: float | None
     calibration_macs_per_sec: float | None
+    step_overhead_s: float | None  # fixed cost per training step, beyond the MACs
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -120,12 +122,13 @@ def estimate_training(
     test_examples: int = SPLITS["t10k"],
     amp: bool = True,
     measure_speed: bool = True,
-    rate: float | None = None,
+    speed: tuple[float, float] | None = None,
 ) -> TrainingEstimate:
     """Memory and time for one run; ``device`` as ``--device`` takes it (raises DeviceError).
 
-    ``rate``: training MACs per second measured elsewhere (the app asks a child process, see
-    ``launch.measure_rate``); without it the speed is measured here if ``measure_speed``.
+    ``speed``: (training MACs per second, seconds of fixed cost per step) measured elsewhere (the
+    app asks a child process, see ``launch.measure_speed``); without it the speed is measured here
+    if ``measure_speed``.
     """
     dev = device if isinstance(device, torch.device) else resolve_device(device)
     use_amp = amp and dev.type == "cuda"
@@ -142,19 +145,21 @@ def estimate_training(
         param_bytes * (2 + state_per_param) + optimizer_workspace + amp_weight_bytes + activations + workspace + DATASET_BYTES
     )
     available = available_bytes(dev)
-    if rate is None and measure_speed:
-        rate = calibrate(dev, use_amp)
+    if speed is None and measure_speed:
+        speed = calibrate(dev, use_amp), step_overhead(dev, use_amp)
+    rate, overhead = speed or (None, None)
     macs = summary.total_macs
     seconds = None
     if rate:
-        seconds = (train_examples * TRAIN_MACS_FACTOR * macs + test_examples * macs) / rate
+        steps = math.ceil(train_examples / batch_size)
+        seconds = (train_examples * TRAIN_MACS_FACTOR * macs + test_examples * macs) / rate + steps * (overhead or 0.0)
     return TrainingEstimate(
         device=str(dev), batch_size=batch_size, param_bytes=param_bytes, grad_bytes=param_bytes,
         optimizer_bytes=param_bytes * state_per_param, optimizer_workspace_bytes=optimizer_workspace,
         amp_weight_bytes=amp_weight_bytes, activation_bytes=activations,
         workspace_bytes=workspace, dataset_bytes=DATASET_BYTES, total_bytes=total, available_bytes=available,
         fits=None if available is None else total * HEADROOM <= available, macs_per_example=macs,
-        seconds_per_epoch=seconds, calibration_macs_per_sec=rate,
+        seconds_per_epoch=seconds, calibration_macs_per_sec=rate, step_overhead_s=overhead,
     )
 
 
@@ -186,20 +191,35 @@ CALIBRATION = {
     "cpu": (ArchSpec(conv_arch=((1, 16), (1, 32), (2, 64), (2, 128)), input_size=96, fc_width=512), 32),
     "cuda": (ArchSpec(ratio=4), 64),
 }
+# A net so small that its step is mostly fixed cost: kernel launches, the optimizer, bookkeeping.
+OVERHEAD_PROBE = (ArchSpec(conv_arch=((1, 16), (1, 32)), input_size=28, fc_width=256), 128)
 
 
 @functools.lru_cache(maxsize=None)
 def calibrate(device: torch.device, amp: bool = False) -> float:
-    """Training MACs per second of the real training step on ``device``, measured once per process.
+    """Training MACs per second of the real training step on ``device``, measured once per process."""
+    spec, batch = CALIBRATION.get(device.type, CALIBRATION["cpu"])
+    return summarize(spec).total_macs * TRAIN_MACS_FACTOR * batch / _seconds_per_step(spec, batch, device, amp)
 
-    It runs ``fit`` itself on random images (the speed does not depend on the pixels), so the
-    layer mix, the input pipeline and the optimizer are the trainer's own.
+
+@functools.lru_cache(maxsize=None)
+def step_overhead(device: torch.device, amp: bool = False) -> float:
+    """Seconds per step that do not scale with MACs: a tiny net's step beyond its MACs at ``calibrate``'s rate.
+
+    Without it a small net's epoch reads far too short (2 s for one that takes 5 s on a 2-core CPU);
+    for large nets it is a rounding error.
     """
+    spec, batch = OVERHEAD_PROBE
+    macs = summarize(spec).total_macs * TRAIN_MACS_FACTOR * batch
+    return max(_seconds_per_step(spec, batch, device, amp) - macs / calibrate(device, amp), 0.0)
+
+
+def _seconds_per_step(spec: ArchSpec, batch: int, device: torch.device, amp: bool, steps: int = 4) -> float:
+    """The trainer's own ``fit`` on random images (the speed does not depend on the pixels), so the
+    layer mix, the input pipeline and the optimizer are a real run's; the first pass warms up."""
     from .data import FashionMNIST
     from .train import TrainConfig, fit, make_optimizer, prepare_model
 
-    spec, batch = CALIBRATION.get(device.type, CALIBRATION["cpu"])
-    steps = 4
     config = TrainConfig(epochs=1, batch_size=batch, device=str(device), amp=amp, log_every=steps)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         gen = torch.Generator().manual_seed(0)
@@ -211,6 +231,4 @@ def calibrate(device: torch.device, amp: bool = False) -> float:
         run = functools.partial(fit, net, data, spec, config, seed=0, optimizer=optimizer, evaluate_each_epoch=False)
         run()  # warm-up: kernels chosen, memory allocated
         result = run()
-    macs = summarize(spec).total_macs * TRAIN_MACS_FACTOR
-    return macs * result.examples / result.train_seconds
-
+    return result.train_seconds / result.steps

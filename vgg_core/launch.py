@@ -128,8 +128,9 @@ def start_run(spec: ArchSpec, request: TrainRequest, root: Path | None = None, a
     return run_dir
 
 
-def measure_rate(device: str, amp: bool = True, timeout: float = 300) -> float:
-    """Training MACs per second on ``device``, measured by ``python -m vgg_core estimate`` in a child.
+def measure_speed(device: str, amp: bool = True, timeout: float = 300) -> tuple[float, float]:
+    """(training MACs per second, fixed seconds per step) on ``device``, from ``python -m vgg_core
+    estimate`` in a child process.
 
     A child, so the web server never holds a CUDA context (and its memory) for the rest of its life
     just to show a time per epoch. Raises LaunchError with one line if the measurement fails.
@@ -146,7 +147,8 @@ def measure_rate(device: str, amp: bool = True, timeout: float = 300) -> float:
         lines = [line for line in done.stderr.splitlines() if line.strip()]
         raise LaunchError(f"measuring the speed of {device} failed: {lines[-1] if lines else f'exit {done.returncode}'}")
     try:
-        return float(json.loads(done.stdout)["calibration_macs_per_sec"])
+        figures = json.loads(done.stdout)
+        return float(figures["calibration_macs_per_sec"]), float(figures["step_overhead_s"])
     except (ValueError, KeyError, TypeError):
         raise LaunchError(f"measuring the speed of {device} gave no figure") from None
 

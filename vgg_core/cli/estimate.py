@@ -60,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     free = "unknown" if est.available_bytes is None else human_bytes(est.available_bytes)
     fits = {True: "fits", False: "does NOT fit", None: "free memory unknown"}[est.fits]
-    rate = "not measured" if est.calibration_macs_per_sec is None else f"{human(est.calibration_macs_per_sec)} MACs/s"
+    rate = ("not measured" if est.calibration_macs_per_sec is None else
+            f"{human(est.calibration_macs_per_sec)} MACs/s and {1e3 * (est.step_overhead_s or 0):.1f} ms fixed per step")
     lines = [
         f"device            {est.device}, batch {est.batch_size}, {human_macs(est.macs_per_example)} MACs per example",
         f"weights           {human_bytes(est.param_bytes)}",
