@@ -39,7 +39,6 @@ def render() -> None:
 
 
 def _architectures(summaries: list[tuple[str, Summary]]) -> None:
-
     st.subheader(t("compare.totals"))
     with st.container(key="compare_totals"):
         st.table(_totals_frame(summaries))
