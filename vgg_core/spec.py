@@ -35,12 +35,16 @@ _PAPER_CONVS = {
 }
 
 
-class SpecError(ValueError):
-    """Bad architecture input. ``problems`` holds one plain sentence per problem."""
+class ProblemsError(ValueError):
+    """Refused input: ``problems`` holds one plain sentence each; the message joins them on one line."""
 
     def __init__(self, problems: Iterable[str]):
         self.problems = list(problems)
         super().__init__("; ".join(self.problems))
+
+
+class SpecError(ProblemsError):
+    """Bad architecture input."""
 
 
 @dataclass(frozen=True)

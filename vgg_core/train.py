@@ -24,7 +24,7 @@ from .data import NUM_CLASSES, FashionMNIST
 from .device import DeviceError, resolve_device
 from .model import build_model, init_xavier
 from .pipeline import epoch_batches, num_batches, to_model_input
-from .spec import ArchSpec
+from .spec import ArchSpec, ProblemsError
 from .speed import relu_in_place
 
 OPTIMIZERS = ("sgd", "adam")
@@ -33,12 +33,8 @@ DEFAULT_LR = {"sgd": 0.05, "adam": 0.001}  # d2l's VGG lr; Adam's usual default
 Row = dict[str, Any]
 
 
-class ConfigError(ValueError):
-    """Bad training settings; ``problems`` holds one plain sentence each."""
-
-    def __init__(self, problems: list[str]):
-        self.problems = list(problems)
-        super().__init__("; ".join(self.problems))
+class ConfigError(ProblemsError):
+    """Bad training settings (not a SpecError: callers tell the two apart)."""
 
 
 @dataclass(frozen=True)
