@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from pages import routing, state
+from pages.core_text import localized_all
 from pages.i18n import LANG_LABELS, t
 from pages.views import exact, md_escape, summary_of
 from vgg_core.report import human, human_macs
@@ -56,7 +57,7 @@ def main() -> None:
     sidebar()
     warning = st.session_state.get(state.URL_WARNING)
     if warning:
-        st.warning(t("url.warning", problem=md_escape(warning)))
+        st.warning(t("url.warning", problem=md_escape(localized_all(warning))))
     with routing.routed():
         page.run()
 

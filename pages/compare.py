@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from pages import charts, routing, state
+from pages.core_text import localized_error
 from pages.i18n import labels, t
 from pages.views import block_label, exact, md_escape, pct, summary_of
 from vgg_core.launch import LIVE_STATES
@@ -91,14 +92,14 @@ def _choose(current: ArchSpec) -> list[tuple[str, ArchSpec]]:
         try:
             entries.append((label(name), current.replace(conv_arch=PRESETS[name].conv_arch, ratio=PRESETS[name].ratio)))
         except SpecError as err:
-            st.error(t("compare.preset.error", name=label(name), problem=md_escape(str(err))))
+            st.error(t("compare.preset.error", name=label(name), problem=md_escape(localized_error(err))))
     for n, line in enumerate(custom.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             entries.append((t("compare.custom.name", n=n), current.replace(conv_arch=parse_conv_arch(line), ratio=1)))
         except SpecError as err:
-            st.error(t("compare.custom.error", n=n, problem=md_escape(str(err))))
+            st.error(t("compare.custom.error", n=n, problem=md_escape(localized_error(err))))
     return entries
 
 

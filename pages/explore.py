@@ -6,6 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from pages import charts, routing, state
+from pages.core_text import localized
 from pages.i18n import labels, t
 from pages.views import (
     block_label, blocks_table, count_columns, exact, layer_names, layers_table, md_escape, pct, summary_of,
@@ -53,7 +54,7 @@ def _errors(*keys: str) -> None:
         problems = state.errors_for(key)
         if problems:
             with st.container(key=f"error_{key}"):
-                st.error("  \n".join(t("spec.invalid", problem=md_escape(p)) for p in problems))
+                st.error("  \n".join(t("spec.invalid", problem=md_escape(localized(p))) for p in problems))
 
 
 def _inputs(spec: ArchSpec) -> None:

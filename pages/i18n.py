@@ -1,6 +1,6 @@
 """Every piece of UI text, in English and Chinese: one dict per language, ``t(key)`` to look up.
 
-Messages from the core (``SpecError``) stay in English; the text around them is translated.
+The core's own one-line refusals are written in English; ``pages.core_text`` shows them in Chinese.
 """
 
 from __future__ import annotations

@@ -27,7 +27,7 @@ from vgg_core.spec import (
 
 SPEC = "arch_spec"  # the current, valid ArchSpec
 ERRORS = "arch_errors"  # (input key, [problem, ...]) of the last edit that failed, or None
-URL_WARNING = "url_warning"  # the problem with a shared link's parameters, shown once
+URL_WARNING = "url_warning"  # the problems with a shared link's parameters (a list), or None
 EDITOR_VERSION = "blocks_editor_version"
 LANG = "lang"
 
@@ -143,7 +143,7 @@ def init() -> None:
         ss[URL_WARNING] = None
     except SpecError as err:
         ss[SPEC] = _DEFAULT
-        ss[URL_WARNING] = str(err)
+        ss[URL_WARNING] = err.problems
     ss[ERRORS] = None
     ss[EDITOR_VERSION] = 0
     lang = params.get("lang", "en")

@@ -12,6 +12,7 @@ import threading
 import streamlit as st
 
 from pages import charts, routing, state
+from pages.core_text import localized, localized_error
 from pages.gpu_panel import compact_panel
 from pages.i18n import labels, t
 from pages.views import md_escape, summary_of
@@ -141,7 +142,7 @@ def _estimate(spec, request: TrainRequest) -> None:
     try:
         device = str(resolve_device(request.device))
     except ValueError as e:  # a device that is not here: the Train button says so too
-        st.warning(md_escape(str(e)))
+        st.warning(md_escape(localized_error(e)))
         return
     speed, why_not = _speed(device)
     est = _estimate_cached(spec.to_dict(), request.batch_size, request.optimizer, request.momentum,
@@ -154,7 +155,7 @@ def _estimate(spec, request: TrainRequest) -> None:
         per_epoch = est.seconds_per_epoch
         b.metric(t("train.est_epoch"), duration_text(per_epoch),
                  help=t("train.est_epoch.help", device=est.device) if per_epoch is not None
-                 else t("train.est_epoch.unmeasured", reason=why_not))
+                 else t("train.est_epoch.unmeasured", reason=localized(why_not or "")))
         if est.available_bytes is not None:
             st.caption(t("train.est_free", free=human_bytes(est.available_bytes), device=est.device))
     if est.fits is False:
@@ -181,7 +182,7 @@ def _start() -> None:
     try:
         run_dir = start_run(state.current_spec(), _request(), runs_root())
     except (LaunchError, RunDirError) as e:
-        ss[MESSAGE] = ("error", str(e))
+        ss[MESSAGE] = ("error", localized_error(e))
         return
     ss[SELECTED] = run_dir.name
     ss[MESSAGE] = ("success", t("train.started", run=run_dir.name))
@@ -339,7 +340,7 @@ def _delete(run_id: str) -> None:
     try:
         delete_run(runs_root(), run_id)
     except RunDirError as e:
-        st.session_state[MESSAGE] = ("error", str(e))
+        st.session_state[MESSAGE] = ("error", localized_error(e))
     else:
         st.session_state[MESSAGE] = ("success", t("train.deleted", run=run_id))
 

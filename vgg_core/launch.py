@@ -31,7 +31,14 @@ _children: list[subprocess.Popen] = []  # reaped on every call, so finished runs
 
 
 class LaunchError(ValueError):
-    """A launch refused before any process started; the message is one line for the page."""
+    """A launch refused before any process started; the message is one line for the page.
+
+    ``problems`` keeps a refused setting's sentences apart, so the page can show each in its language.
+    """
+
+    def __init__(self, message: str, problems: list[str] | None = None):
+        super().__init__(message)
+        self.problems = list(problems) if problems else [message]
 
 
 @dataclass(frozen=True)
@@ -103,7 +110,7 @@ def start_run(spec: ArchSpec, request: TrainRequest, root: Path | None = None, a
     try:
         device = str(check_setup(spec, request.config()))
     except (ConfigError, ValueError) as e:
-        raise LaunchError(str(e)) from None
+        raise LaunchError(str(e), getattr(e, "problems", None)) from None
     root = Path(root) if root is not None else runs_root()
     root.mkdir(parents=True, exist_ok=True)
     with _launch_lock(root):
@@ -145,7 +152,8 @@ def measure_speed(device: str, amp: bool = True, timeout: float = 300) -> tuple[
         raise LaunchError(f"measuring the speed of {device} took over {timeout:.0f} s") from None
     if done.returncode != 0:
         lines = [line for line in done.stderr.splitlines() if line.strip()]
-        raise LaunchError(f"measuring the speed of {device} failed: {lines[-1] if lines else f'exit {done.returncode}'}")
+        why = lines[-1].removeprefix("error: ") if lines else f"exit {done.returncode}"  # the CLI's one-line refusal
+        raise LaunchError(f"measuring the speed of {device} failed: {why}")
     try:
         figures = json.loads(done.stdout)
         return float(figures["calibration_macs_per_sec"]), float(figures["step_overhead_s"])
