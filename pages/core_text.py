@@ -74,6 +74,16 @@ TEXTS: list[tuple[str, str]] = [
     ("measuring the speed of {device} took over {limit} s", "测量 {device} 的速度超过了 {limit} 秒"),
     ("measuring the speed of {device} failed: {why}", "测量 {device} 的速度失败: {why}"),
     ("run {run} is still running: stop it first", "训练 {run} 仍在运行: 请先停止它"),
+    # vgg_core.job and vgg_core.runs: why a run failed or is lost
+    ("{where} out of memory at batch {batch}, input {size}: it needs about {total} (weights {weights}), {free} free; "
+     "try a smaller --batch-size, a larger --ratio, a smaller --input-size or --fc-width",
+     "{where} 内存不足 (batch {batch}, 输入 {size}): 约需 {total} (其中权重 {weights}), 可用 {free}; "
+     "请减小 batch size、增大 ratio、减小 input_size 或 fc_width"),
+    ("{where} out of memory at batch {batch}, input {size}; "
+     "try a smaller --batch-size, a larger --ratio, a smaller --input-size or --fc-width",
+     "{where} 内存不足 (batch {batch}, 输入 {size}); 请减小 batch size、增大 ratio、减小 input_size 或 fc_width"),
+    ("the training process (pid {pid}) ended without writing a final status",
+     "训练进程 (pid {pid}) 结束时没有写下最终状态"),
     ("run {run} does not exist", "训练 {run} 不存在"),
 ]
 

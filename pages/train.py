@@ -261,9 +261,9 @@ def _status(run: RunInfo, state_name: str, reason: str | None) -> None:
     if where:
         text += " · " + str(where)
     if state_name == "failed":
-        st.error(text + "  \n" + t("train.reason", reason=md_escape(reason or "?")))
+        st.error(text + "  \n" + t("train.reason", reason=md_escape(localized(reason or "?"))))
     elif state_name == "lost":
-        st.warning(text + "  \n" + md_escape(reason or ""))
+        st.warning(text + "  \n" + md_escape(localized(reason or "")))
     elif state_name == "stopped":
         st.warning(text)
     elif state_name == "completed":

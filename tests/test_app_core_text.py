@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -14,6 +17,7 @@ from pages import core_text
 from pages.core_text import PATTERNS, TEXTS, translate
 from pages.state import spec_from_query
 from vgg_core.device import resolve_device
+from vgg_core.job import failure_reason
 from vgg_core.launch import LaunchError, TrainRequest, delete_run, measure_speed, start_run, stop_run
 from vgg_core.runs import RunDirError, run_state
 from vgg_core.spec import ArchSpec, SpecError, parse_conv_arch, preset
@@ -56,6 +60,22 @@ REFUSALS: dict[str, Callable[[], object]] = {
     "speed failed": lambda: measure_speed("cuda:7"),
     "no such run": lambda: delete_run(ROOT / "runs-that-are-not-there", "gone-404"),
 }
+# Why a run failed, as the training process words it for its run folder.
+OOM = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+FAILURES: dict[str, Callable[[], str]] = {
+    "out of memory": lambda: failure_reason(OOM, SMALL, TrainConfig(), torch.device("cpu")),
+    # no estimate for a GPU that is not there: the message comes without the memory figures
+    "out of memory, no estimate": lambda: failure_reason(OOM, SMALL, TrainConfig(), torch.device("cuda", 7)),
+}
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 120) -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if value := predicate():
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"condition not met within {timeout} s")
 
 
 def refusal(make: Callable[[], object]) -> list[str]:
@@ -76,11 +96,15 @@ def check_translation(english: str) -> str:
 def made(tmp_path_factory) -> dict[str, list[str]]:
     """Every refusal above, plus those a live run causes: a second launch and deleting it."""
     messages = {name: refusal(make) for name, make in REFUSALS.items()}
+    messages.update({name: [make()] for name, make in FAILURES.items()})
     root = tmp_path_factory.mktemp("runs")
     run_dir = start_run(SMALL, TrainRequest(epochs=20, device="cpu"), root)
     try:
         messages["busy"] = refusal(lambda: start_run(SMALL, TrainRequest(epochs=1, device="cpu"), root))
         messages["running"] = refusal(lambda: delete_run(root, run_dir.name))
+        pid = wait_for(lambda: run_state(run_dir).state == "running" and run_state(run_dir).pid)
+        os.kill(pid, signal.SIGKILL)  # a process killed outright writes no final status: the run is lost
+        messages["lost"] = [wait_for(lambda: run_state(run_dir).state == "lost" and run_state(run_dir).reason)]
     finally:
         stop_run(run_dir)
     return messages
@@ -98,7 +122,9 @@ def test_every_pattern_still_matches_a_message_the_core_writes(made):
     """A reworded core message leaves its pattern matching nothing: that fails here."""
     texts = [m for problems in made.values() for m in problems]
     texts += [core_text._BLOCK.sub(r"\g<rest>", m) for m in texts]
-    unused = [en for (en, _), (p, _) in zip(TEXTS, PATTERNS) if not any(p.fullmatch(m) for m in texts)]
+    # A pattern counts as used when it is the first to match a message, the one translate() takes.
+    firsts = {next((i for i, (p, _) in enumerate(PATTERNS) if p.fullmatch(m)), None) for m in texts}
+    unused = [en for i, (en, _) in enumerate(TEXTS) if i not in firsts]
     # "cuda:7" is either missing (no GPU here) or one past the GPUs there are: one of the two is not made.
     other = "does not exist: {count} CUDA GPU(s)" if not torch.cuda.is_available() else "no CUDA GPU is visible"
     assert [en for en in unused if other not in en] == []
