@@ -84,6 +84,20 @@ TEXTS: list[tuple[str, str]] = [
      "{where} 内存不足 (batch {batch}, 输入 {size}); 请减小 batch size、增大 ratio、减小 input_size 或 fc_width"),
     ("the training process (pid {pid}) ended without writing a final status",
      "训练进程 (pid {pid}) 结束时没有写下最终状态"),
+    # vgg_core.gpu: why there is no GPU to show (NVML's own error names stay as nvidia-smi prints them)
+    ("{reason}: showing host CPU and RAM only", "{reason}: 只显示主机的 CPU 和内存"),
+    ("No NVIDIA driver found (the NVML library could not be loaded)", "没有找到 NVIDIA 驱动 (无法加载 NVML 库)"),
+    ("The NVIDIA driver is not loaded (NVML: Driver Not Loaded)", "NVIDIA 驱动没有加载 (NVML: Driver Not Loaded)"),
+    ("No permission to query the NVIDIA driver (NVML: Insufficient Permissions)",
+     "没有查询 NVIDIA 驱动的权限 (NVML: Insufficient Permissions)"),
+    ("The NVIDIA driver and its NVML library do not match (restart after a driver update)",
+     "NVIDIA 驱动与它的 NVML 库版本不一致 (更新驱动后请重启)"),
+    ("NVML found no usable NVIDIA GPU (NVML: GPU Not Found)", "NVML 没有找到可用的 NVIDIA GPU (NVML: GPU Not Found)"),
+    ("NVML found no NVIDIA GPU", "NVML 没有找到 NVIDIA GPU"),
+    ("NVML could not start ({detail})", "NVML 无法启动 ({detail})"),
+    ("nvidia-ml-py (pynvml) is not installed ({detail})", "没有安装 nvidia-ml-py (pynvml) ({detail})"),
+    ("GPU query failed ({detail})", "GPU 查询失败 ({detail})"),
+    ("NVML cannot open this GPU ({detail})", "NVML 无法打开这块 GPU ({detail})"),
     ("run {run} does not exist", "训练 {run} 不存在"),
 ]
 
@@ -112,8 +126,9 @@ def translate(message: str, language: str) -> str:
             for k in ("n", "k"):  # "5 blocks" counts; other fields are quoted as they are
                 if k in fields:
                     fields[k] = _BLOCKS.sub(r"\1 个块", fields[k])
-            if "why" in fields:  # a failed speed measurement quotes the child's own refusal
-                fields["why"] = translate(fields["why"], language)
+            for k in ("why", "reason"):  # a message that quotes another: a speed test's, NVML's
+                if k in fields:
+                    fields[k] = translate(fields[k], language)
             return zh.format(**fields)
     return message
 

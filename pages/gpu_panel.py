@@ -21,6 +21,7 @@ from .gpu_views import (
     History, clock, gib, gpu_table, gpu_table_config, gpu_value, glossary_rows, na_reasons,
     process_table, process_table_config, same_pci, share, show, tip, working,
 )
+from .core_text import localized
 from .i18n import lang, t
 
 PAGE = "gpu_page"  # the GPU page's history key; a compact panel has its own
@@ -68,7 +69,7 @@ def _live_full(every: float | None) -> None:
         _gpus(snap)
     else:
         with st.container(key="gpu_reason"):
-            st.warning(t("gpu.none", reason=snap.reason), icon=":material/info:")
+            st.warning(t("gpu.none", reason=localized(snap.reason or "")), icon=":material/info:")
     _host(snap)
     _charts(h, _gap(every))
 
@@ -101,7 +102,7 @@ def _unanswered(g: GpuInfo) -> None:
         known = ", ".join(v for v in (g.name, g.bus_id) if v)
         text = t("gpu.lost", index=g.index, name=f" ({known})" if known else "", meaning=GLOSSARY["lost"][lang()])
     else:
-        text = t("gpu.unopened", index=g.index, reason=g.reason)
+        text = t("gpu.unopened", index=g.index, reason=localized(g.reason or ""))
     st.error(text, icon=":material/error:")
 
 
@@ -210,7 +211,7 @@ def compact_panel(device_index: int | None = None, *, bus_id: str | None = None,
     h.add(snap)
     with st.container(key=key, border=True):
         if not snap.available:
-            st.caption(t("gpu.compact.none", reason=snap.reason))
+            st.caption(t("gpu.compact.none", reason=localized(snap.reason or "")))
             _compact_host(snap, h)
         else:
             if bus_id is not None:

@@ -9,13 +9,16 @@ import time
 from pathlib import Path
 from typing import Callable
 
+import fake_pynvml as fake
 import pytest
 import torch
+from fake_pynvml import FakeGpu
 from streamlit.testing.v1 import AppTest
 
 from pages import core_text
 from pages.core_text import PATTERNS, TEXTS, translate
 from pages.state import spec_from_query
+from vgg_core import gpu
 from vgg_core.device import resolve_device
 from vgg_core.job import failure_reason
 from vgg_core.launch import LaunchError, TrainRequest, delete_run, measure_speed, start_run, stop_run
@@ -92,11 +95,45 @@ def check_translation(english: str) -> str:
     return zh
 
 
+def gpu_reasons(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Why the GPU panel has no GPU to show: the real pynvml on this machine, then each failure on
+    the NVML stand-in (NVML's own codes and error classes)."""
+    reasons = []
+
+    def snap(binding) -> gpu.Snapshot:
+        gpu.shutdown()
+        monkeypatch.setattr(gpu, "_import_pynvml", binding)
+        return gpu.snapshot()
+
+    real = snap(gpu._import_pynvml)
+    reasons.append(real.reason if not real.available else "")
+    for code in (fake.NVML_ERROR_LIBRARY_NOT_FOUND, fake.NVML_ERROR_DRIVER_NOT_LOADED, fake.NVML_ERROR_NO_PERMISSION,
+                 fake.NVML_ERROR_LIB_RM_VERSION_MISMATCH, fake.NVML_ERROR_GPU_NOT_FOUND, fake.NVML_ERROR_UNKNOWN):
+        fake.configure(init_error=code)
+        reasons.append(snap(lambda: fake).reason)
+    fake.configure(gpus=[])
+    reasons.append(snap(lambda: fake).reason)
+    reasons.append(snap(lambda: (_ for _ in ()).throw(ModuleNotFoundError("No module named 'pynvml'"))).reason)
+    fake.configure()
+    monkeypatch.setattr(fake, "nvmlDeviceGetName", lambda handle: (_ for _ in ()).throw(RuntimeError("ctypes")))
+    reasons.append(snap(lambda: fake).reason)
+    monkeypatch.undo()
+    fake.configure(gpus=[FakeGpu(name="A"), FakeGpu(name="B")])
+    real_handle = fake.nvmlDeviceGetHandleByIndex
+    monkeypatch.setattr(fake, "nvmlDeviceGetHandleByIndex",
+                        lambda i: fake._raise(fake.NVML_ERROR_NO_PERMISSION) if i == 1 else real_handle(i))
+    reasons.append(snap(lambda: fake).gpus[1].reason)
+    gpu.shutdown()
+    return [r for r in reasons if r]
+
+
 @pytest.fixture(scope="module")
 def made(tmp_path_factory) -> dict[str, list[str]]:
     """Every refusal above, plus those a live run causes: a second launch and deleting it."""
     messages = {name: refusal(make) for name, make in REFUSALS.items()}
     messages.update({name: [make()] for name, make in FAILURES.items()})
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        messages["gpu"] = gpu_reasons(monkeypatch)
     root = tmp_path_factory.mktemp("runs")
     run_dir = start_run(SMALL, TrainRequest(epochs=20, device="cpu"), root)
     try:
@@ -122,8 +159,14 @@ def test_every_pattern_still_matches_a_message_the_core_writes(made):
     """A reworded core message leaves its pattern matching nothing: that fails here."""
     texts = [m for problems in made.values() for m in problems]
     texts += [core_text._BLOCK.sub(r"\g<rest>", m) for m in texts]
-    # A pattern counts as used when it is the first to match a message, the one translate() takes.
-    firsts = {next((i for i, (p, _) in enumerate(PATTERNS) if p.fullmatch(m)), None) for m in texts}
+    # A pattern counts as used when it is the first to match a message, the one translate() takes;
+    # a message quoted inside another (a reason, a child's refusal) counts too.
+    firsts = set()
+    while texts:
+        text = texts.pop()
+        i, m = next(((i, m) for i, (p, _) in enumerate(PATTERNS) if (m := p.fullmatch(text))), (None, None))
+        firsts.add(i)
+        texts += [v for k, v in (m.groupdict() if m else {}).items() if k in ("why", "reason")]
     unused = [en for i, (en, _) in enumerate(TEXTS) if i not in firsts]
     # "cuda:7" is either missing (no GPU here) or one past the GPUs there are: one of the two is not made.
     other = "does not exist: {count} CUDA GPU(s)" if not torch.cuda.is_available() else "no CUDA GPU is visible"

@@ -259,7 +259,7 @@ def test_switching_the_language_in_the_session(fake_nvml):
     cpu = metric(at, i18n.ZH["gpu.host.cpu"])
     assert cpu.proto.help == GLOSSARY["host.cpu_percent"]["zh"]
     assert at.warning[0].value.startswith(i18n.ZH["gpu.none"].split("{")[0])
-    assert "The NVIDIA driver is not loaded" in at.warning[0].value  # the core's reason stays English
+    assert "NVIDIA 驱动没有加载 (NVML: Driver Not Loaded): 只显示主机的 CPU 和内存" in at.warning[0].value
     assert "更新于" in captions(at)
 
 
