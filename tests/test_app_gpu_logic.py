@@ -375,7 +375,7 @@ def test_pci_addresses_in_every_spelling():
 def test_compact_panel_without_a_gpu_in_chinese(fake_nvml):
     fake.configure(init_error=fake.NVML_ERROR_LIBRARY_NOT_FOUND)
     at = compact(0, "zh")
-    assert "没有 GPU" in captions(at) and "No NVIDIA driver found" in captions(at)
+    assert "没有 GPU:没有找到 NVIDIA 驱动 (无法加载 NVML 库): 只显示主机的 CPU 和内存" in captions(at)
     cpu, ram = at.metric
     assert cpu.label == i18n.ZH["gpu.host.cpu"] and cpu.proto.help == GLOSSARY["host.cpu_percent"]["zh"]
     assert ram.value.endswith(" GiB") and f"{psutil.virtual_memory().total / 1024**3:.1f} GiB" in ram.proto.delta
