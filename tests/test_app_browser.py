@@ -172,7 +172,7 @@ def test_bad_shared_link_warns_and_shows_the_default(app_server, page):
     page.get_by_role("heading", name=i18n.ZH["compare.title"]).wait_for()
     warning = page.locator("[data-testid='stAlertContentWarning']")
     warning.wait_for()
-    assert "conv_arch" in warning.inner_text()
+    assert "conv_arch ((1,64) 不是 (num_convs, out_channels) 对组成的列表" in warning.inner_text()
     page.locator(".st-key-compare_totals").get_by_text("128,806,154").first.wait_for()
     no_exception(page)
 

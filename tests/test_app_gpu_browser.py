@@ -14,6 +14,7 @@ import psutil
 import pytest
 
 from pages import gpu_views, i18n
+from pages.core_text import translate
 from streamlit_browser import EXCEPTION, IDLE, open_app, wait_idle
 from vgg_core import gpu
 from vgg_core.glossary import NOTE
@@ -148,7 +149,7 @@ def test_gpu_page_in_chinese_with_the_glossary(app_server, page):
     settled_text(page, ".st-key-gpu_host", rf"^(?=[\s\S]*{cpu_label}\s+\d)(?=[\s\S]*{ram_label}\s+\d)")
     if not expected.available:
         reason = page.locator(".st-key-gpu_reason").inner_text()
-        assert i18n.ZH["gpu.none"].split("{")[0] in reason and expected.reason in reason
+        assert i18n.ZH["gpu.none"].split("{")[0] in reason and translate(expected.reason, "zh") in reason
     page.get_by_text(i18n.ZH["gpu.glossary"]).click()
     glossary = page.locator(".st-key-gpu_glossary")
     glossary.get_by_text(NOTE["zh"][:20]).wait_for()
