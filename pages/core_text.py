@@ -74,6 +74,7 @@ TEXTS: list[tuple[str, str]] = [
     ("measuring the speed of {device} took over {limit} s", "测量 {device} 的速度超过了 {limit} 秒"),
     ("measuring the speed of {device} failed: {why}", "测量 {device} 的速度失败: {why}"),
     ("run {run} is still running: stop it first", "训练 {run} 仍在运行: 请先停止它"),
+    ("run {run} does not exist", "训练 {run} 不存在"),
     # vgg_core.job and vgg_core.runs: why a run failed or is lost
     ("{where} out of memory at batch {batch}, input {size}: it needs about {total} (weights {weights}), {free} free; "
      "try a smaller --batch-size, a larger --ratio, a smaller --input-size or --fc-width",
@@ -98,7 +99,6 @@ TEXTS: list[tuple[str, str]] = [
     ("nvidia-ml-py (pynvml) is not installed ({detail})", "没有安装 nvidia-ml-py (pynvml) ({detail})"),
     ("GPU query failed ({detail})", "GPU 查询失败 ({detail})"),
     ("NVML cannot open this GPU ({detail})", "NVML 无法打开这块 GPU ({detail})"),
-    ("run {run} does not exist", "训练 {run} 不存在"),
 ]
 
 

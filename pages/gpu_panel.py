@@ -17,11 +17,11 @@ from vgg_core.glossary import GLOSSARY, NA, NOTE
 from vgg_core.gpu import GPU_FIELDS, HOST_FIELDS, PROCESS_FIELDS, GpuInfo, Snapshot
 
 from . import gpu_charts
+from .core_text import localized
 from .gpu_views import (
     History, clock, gib, gpu_table, gpu_table_config, gpu_value, glossary_rows, na_reasons,
     process_table, process_table_config, same_pci, share, show, tip, working,
 )
-from .core_text import localized
 from .i18n import lang, t
 
 PAGE = "gpu_page"  # the GPU page's history key; a compact panel has its own

@@ -1,4 +1,4 @@
-"""The core's refusals on the Chinese page: each message made for real, then translated."""
+"""The core's one-line messages on the Chinese page: each made for real, then translated."""
 
 from __future__ import annotations
 
@@ -95,6 +95,13 @@ def check_translation(english: str) -> str:
     return zh
 
 
+def raising(error: Exception) -> Callable[..., object]:
+    def call(*args: object) -> object:
+        raise error
+
+    return call
+
+
 def gpu_reasons(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Why the GPU panel has no GPU to show: the real pynvml on this machine, then each failure on
     the NVML stand-in (NVML's own codes and error classes)."""
@@ -113,9 +120,9 @@ def gpu_reasons(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         reasons.append(snap(lambda: fake).reason)
     fake.configure(gpus=[])
     reasons.append(snap(lambda: fake).reason)
-    reasons.append(snap(lambda: (_ for _ in ()).throw(ModuleNotFoundError("No module named 'pynvml'"))).reason)
+    reasons.append(snap(raising(ModuleNotFoundError("No module named 'pynvml'"))).reason)
     fake.configure()
-    monkeypatch.setattr(fake, "nvmlDeviceGetName", lambda handle: (_ for _ in ()).throw(RuntimeError("ctypes")))
+    monkeypatch.setattr(fake, "nvmlDeviceGetName", raising(RuntimeError("ctypes went wrong")))
     reasons.append(snap(lambda: fake).reason)
     monkeypatch.undo()
     fake.configure(gpus=[FakeGpu(name="A"), FakeGpu(name="B")])
@@ -129,7 +136,8 @@ def gpu_reasons(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 @pytest.fixture(scope="module")
 def made(tmp_path_factory) -> dict[str, list[str]]:
-    """Every refusal above, plus those a live run causes: a second launch and deleting it."""
+    """Every message above, the GPU panel's reasons, and what a live run causes: a second launch,
+    deleting it, and killing it (a lost run)."""
     messages = {name: refusal(make) for name, make in REFUSALS.items()}
     messages.update({name: [make()] for name, make in FAILURES.items()})
     with pytest.MonkeyPatch.context() as monkeypatch:
