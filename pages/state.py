@@ -92,8 +92,7 @@ def spec_from_query(params: Mapping[str, str]) -> ArchSpec:
             changes[field] = int(text)
         else:
             problems.append(f"URL parameter {name}={text[:20]!r} is not a whole number")
-    if isinstance(changes.get("ratio"), int) and not 1 <= changes["ratio"] <= UI_MAX_RATIO:
-        problems.append(f"ratio must be from 1 to {UI_MAX_RATIO}, got {changes['ratio']}")
+    problems += _ratio_problems(changes.get("ratio"))
     if problems:
         raise SpecError(problems)
     return _DEFAULT.replace(**changes) if changes else _DEFAULT
@@ -206,9 +205,8 @@ def _input_values(spec: ArchSpec) -> dict[str, Any]:
 def on_input(key: str) -> None:
     """Callback of every Explore input: all inputs together make the candidate spec."""
     ss = st.session_state
-    ratio = ss["ratio"]
-    if isinstance(ratio, int) and not 1 <= ratio <= UI_MAX_RATIO:  # the core allows more; past 64 VGG is 1 channel wide
-        ss[ERRORS] = (key, [f"ratio must be from 1 to {UI_MAX_RATIO}, got {ratio}"])
+    if problems := _ratio_problems(ss["ratio"]):
+        ss[ERRORS] = (key, problems)
         return
     try:
         spec = current_spec().replace(
@@ -225,6 +223,14 @@ def on_input(key: str) -> None:
     ss["conv_arch"] = format_conv_arch(spec.conv_arch)
     ss["preset"] = preset_of(spec)
     ss[EDITOR_VERSION] = ss.get(EDITOR_VERSION, 0) + 1
+
+
+def _ratio_problems(ratio: Any) -> list[str]:
+    """The page's own ratio limit, for the inputs and for a shared link alike (the core allows more;
+    past 64, VGG's first block is one channel wide). A non-integer is left to the core's check."""
+    if isinstance(ratio, int) and not 1 <= ratio <= UI_MAX_RATIO:
+        return [f"ratio must be from 1 to {UI_MAX_RATIO}, got {ratio}"]
+    return []
 
 
 def on_preset() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import signal
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -26,8 +25,9 @@ from vgg_core.runs import RunDirError, run_state
 from vgg_core.spec import ArchSpec, SpecError, parse_conv_arch, preset
 from vgg_core.train import TrainConfig, check_setup
 
+from test_engine_launch import SMALL, wait_for
+
 ROOT = Path(__file__).resolve().parents[1]
-SMALL = ArchSpec(conv_arch=((1, 16), (1, 32)), input_size=28, fc_width=256)
 CJK = re.compile(r"[\u4e00-\u9fff]")
 # Words of the English sentences; none may be left in a translation (quoted values hold none of them).
 ENGLISH = re.compile(r"\b(must|got|allowed|is|the|use|or|at|most|from|to|of|has|not|such|as|write|took|over|failed|"
@@ -70,15 +70,6 @@ FAILURES: dict[str, Callable[[], str]] = {
     # no estimate for a GPU that is not there: the message comes without the memory figures
     "out of memory, no estimate": lambda: failure_reason(OOM, SMALL, TrainConfig(), torch.device("cuda", 7)),
 }
-
-
-def wait_for(predicate: Callable[[], object], timeout: float = 120) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := predicate():
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"condition not met within {timeout} s")
 
 
 def refusal(make: Callable[[], object]) -> list[str]:
