@@ -67,6 +67,12 @@ def holds_run(run_dir: Path) -> bool:
     return (run_dir / METRICS).exists() or (run_dir / CONFIG).exists()
 
 
+def refuse_used_run_dir(run_dir: Path) -> None:
+    """A folder that already holds a run is never written into: its rows and weights would mix with a new run's."""
+    if holds_run(run_dir):
+        raise RunDirError(f"run folder {run_dir} already holds a run; choose a new --run-dir")
+
+
 def request_stop(run_dir: str | os.PathLike) -> Path:
     """Ask a run to end: it saves its weights and writes 'stopped' within a step or two."""
     path = Path(run_dir) / STOP
@@ -82,8 +88,7 @@ class RunWriter:
     def __init__(self, run_dir: str | os.PathLike):
         self.dir = Path(run_dir)
         self.dir.mkdir(parents=True, exist_ok=True)
-        if holds_run(self.dir):
-            raise RunDirError(f"run folder {self.dir} already holds a run; choose a new --run-dir")
+        refuse_used_run_dir(self.dir)
         self._metrics = open(self.dir / METRICS, "a", encoding="utf-8")
 
     @property

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 
 from ..device import DEVICE_HELP, DeviceError
 from ..job import run_job
-from ..runs import RunDirError, RunWriter, holds_run, new_run_id, runs_root
+from ..runs import RunDirError, RunWriter, new_run_id, refuse_used_run_dir, runs_root
 from ..spec import SpecError
 from ..train import COMPILE_MODES, DEFAULT_LR, OPTIMIZERS, ConfigError, TrainConfig, check_setup
 from .arch_args import add_arch_arguments, spec_from_args
@@ -70,8 +70,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 def run(args: argparse.Namespace) -> int:
     named_dir = Path(args.run_dir).expanduser() if args.run_dir else None
     try:
-        if named_dir is not None and holds_run(named_dir):
-            raise RunDirError(f"run folder {named_dir} already holds a run; choose a new --run-dir")
+        if named_dir is not None:
+            refuse_used_run_dir(named_dir)
         spec = spec_from_args(args)
         config = config_from_args(args)
         device = check_setup(spec, config)
