@@ -7,10 +7,11 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from vgg_core.report import human
+from vgg_core.run_report import blocks_text
 from vgg_core.summary import Summary
 
 from .i18n import t
-from .views import CONV, FC, kind, layer_names
+from .views import CONV, FC, figure, kind, layer_names
 
 COLORS = {CONV: "#1f77b4", FC: "#ff7f0e"}
 _LEGEND = dict(legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1), legend_title_text="")
@@ -114,11 +115,6 @@ def training(runs: list[tuple[str, list[dict]]], overlay: bool = False) -> go.Fi
 
 def runs_table(runs: list) -> pd.DataFrame:
     """The run history, newest first, as the page lists it."""
-    from vgg_core.run_report import blocks_text
-
-    def num(v, digits=3):  # text, so a missing figure reads "–" as everywhere else, not "None"
-        return f"{v:.{digits}f}" if isinstance(v, (int, float)) else "–"
-
     rows = []
     for r in runs:
         cfg = r.config or {}
@@ -130,9 +126,9 @@ def runs_table(runs: list) -> pd.DataFrame:
             t("train.h_input"): (cfg.get("spec") or {}).get("input_size"),
             t("train.h_device"): cfg.get("device"),
             t("train.h_epochs"): hyper.get("epochs"),
-            t("train.h_epoch"): num((r.last_train or {}).get("epoch"), 2),
-            t("train.h_loss"): num((r.last_train or {}).get("train_loss")),
-            t("train.h_test_acc"): num((r.last_eval or {}).get("test_acc")),
-            t("train.h_speed"): num((r.last_train or {}).get("examples_per_sec"), 1),
+            t("train.h_epoch"): figure((r.last_train or {}).get("epoch"), 2),
+            t("train.h_loss"): figure((r.last_train or {}).get("train_loss")),
+            t("train.h_test_acc"): figure((r.last_eval or {}).get("test_acc")),
+            t("train.h_speed"): figure((r.last_train or {}).get("examples_per_sec"), 1),
         })
     return pd.DataFrame(rows)

@@ -15,7 +15,7 @@ from pages import charts, routing, state
 from pages.core_text import localized, localized_error
 from pages.gpu_panel import compact_panel
 from pages.i18n import labels, t
-from pages.views import md_escape, summary_of
+from pages.views import figure, md_escape, summary_of
 from vgg_core.device import available_devices, resolve_device
 from vgg_core.estimate import estimate_training
 from vgg_core.launch import (
@@ -276,14 +276,10 @@ def _metrics(rows: list[dict]) -> None:
     last = next((r for r in reversed(rows) if r.get("kind") == "train"), {})
     last_eval = next((r for r in reversed(rows) if r.get("kind") == "eval"), {})
     a, b, c, d = st.columns(4)
-    a.metric(t("train.m_loss"), _num(last.get("train_loss")))
-    b.metric(t("train.m_train_acc"), _num(last.get("train_acc")))
-    c.metric(t("train.m_test_acc"), _num(last_eval.get("test_acc")))
-    d.metric(t("train.m_speed"), _num(last.get("examples_per_sec"), 1))
-
-
-def _num(v, digits: int = 3) -> str:
-    return f"{v:.{digits}f}" if isinstance(v, (int, float)) else "–"
+    a.metric(t("train.m_loss"), figure(last.get("train_loss")))
+    b.metric(t("train.m_train_acc"), figure(last.get("train_acc")))
+    c.metric(t("train.m_test_acc"), figure(last_eval.get("test_acc")))
+    d.metric(t("train.m_speed"), figure(last.get("examples_per_sec"), 1))
 
 
 def _run_label(run: RunInfo) -> str:

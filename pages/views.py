@@ -98,6 +98,11 @@ def exact(n: int) -> str:
     return f"{n:,}"
 
 
+def figure(value: object, digits: int = 3) -> str:
+    """A logged figure (loss, accuracy, speed) as text; a missing one reads "–", not "None"."""
+    return f"{value:.{digits}f}" if isinstance(value, (int, float)) else "–"
+
+
 def pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "0.0%"
 
