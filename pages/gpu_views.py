@@ -15,7 +15,7 @@ from typing import Any, Callable
 import pandas as pd
 
 from vgg_core.glossary import GLOSSARY, NA, explain
-from vgg_core.gpu import GPU_FIELDS, GpuInfo, Snapshot
+from vgg_core.gpu import GPU_FIELDS, GpuInfo, Snapshot, on_off
 
 from .i18n import lang
 
@@ -29,10 +29,6 @@ PROCESS_COLUMNS = ("gpu", "processes.pid", "processes.type", "processes.name", "
 # --- one figure as text ------------------------------------------------------------------
 
 
-def _on_off(value: bool) -> str:
-    return "On" if value else "Off"
-
-
 def _count(value: int) -> str:
     return f"{value:,}"
 
@@ -44,15 +40,15 @@ _FORMATS: dict[str, Callable[[Any], str]] = {
     "fan_percent": lambda v: f"{v}%",
     "temperature_c": lambda v: f"{v} °C",
     "performance_state": str,
-    "persistence_mode": _on_off,
+    "persistence_mode": on_off,
     "power_draw_w": lambda v: f"{v:.0f} W",
     "power_limit_w": lambda v: f"{v:.0f} W",
     "bus_id": str,
-    "display_active": _on_off,
+    "display_active": on_off,
     "memory_used_mib": lambda v: f"{v:,} MiB",
     "memory_total_mib": lambda v: f"{v:,} MiB",
     "utilization_percent": lambda v: f"{v}%",
-    "ecc_enabled": _on_off,
+    "ecc_enabled": on_off,
     "ecc_uncorrected": _count,
     "compute_mode": str,
 }

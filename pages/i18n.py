@@ -1,569 +1,65 @@
-"""Every piece of UI text, in English and Chinese: one dict per language, ``t(key)`` to look up.
+"""Every piece of UI text, in the session's language: ``t(key)``, ``tn(key, n)`` and ``say(problem)``.
 
-The core's own one-line refusals are written in English; ``pages.core_text`` shows them in Chinese.
+The texts are data: ``pages/locales/<lang>.toml`` for the pages and ``vgg_core/locales`` for what the
+core can say (refusals, the nvidia-smi glossary, durations), read by one ``Catalog``. Keys are
+written out in full wherever they are used, so ``tests/test_app_locales.py`` can check that every
+key used exists in both languages with the same placeholders. A refusal from the core is rendered
+from its code and parameters (``say``), never read back from its English.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from pathlib import Path
+from typing import Callable, Iterable, Mapping
 
 import streamlit as st
 
-EN: dict[str, str] = {
-    # app shell
-    "app.title": "VGG Explorer",
-    "lang.label": "Language",
-    "nav.explore": "Explore",
-    "nav.compare": "Compare",
-    "nav.train": "Train",
-    "nav.gpu": "GPU",
-    "sidebar.current": "Current architecture",
-    "sidebar.preset": "Preset",
-    "sidebar.blocks": "Blocks",
-    "sidebar.input": "Input",
-    "sidebar.classes": "Classes",
-    "sidebar.fc": "FC width",
-    "sidebar.params": "Parameters",
-    "sidebar.macs": "MACs",
-    "sidebar.link": "The page's address holds this architecture: reload or share it to get the same view.",
-    "sidebar.reset": "Back to d2l's VGG-11",
-    "url.warning": "The link's architecture could not be read, so the default is shown: {problem}",
-    "spec.invalid": "Not applied: {problem}",
-    # presets
-    "preset.vgg11": "VGG-11 (A)",
-    "preset.vgg13": "VGG-13 (B)",
-    "preset.vgg16": "VGG-16 (D)",
-    "preset.vgg19": "VGG-19 (E)",
-    "preset.d2l": "d2l training setting (VGG-11, ratio 4)",
-    "preset.custom": "custom",
-    "preset.current": "current (from Explore)",
-    # explore: inputs
-    "explore.title": "VGG architecture explorer",
-    "explore.caption": (
-        "d2l §7.2, Networks Using Blocks: a VGG network is `conv_arch`, a list of blocks "
-        "(num_convs, out_channels), each block ending in a 2×2 max-pool, then three fully-connected layers. "
-        "Change anything below and every number follows, measured from PyTorch itself."
-    ),
-    "explore.inputs": "Architecture",
-    "input.preset": "Preset",
-    "input.conv_arch": "conv_arch",
-    "input.conv_arch.help": (
-        "Blocks of (num_convs, out_channels), in d2l's syntax ((1, 64), (1, 128), (2, 256)) "
-        "or compact 1x64 1x128 2x256. Press Enter to apply."
-    ),
-    "input.blocks": "Blocks (edit cells, add or delete rows)",
-    "input.num_convs": "num_convs",
-    "input.out_channels": "out_channels",
-    "input.built_channels": "Channels as built, out_channels // {ratio}: {channels}",
-    "input.ratio": "ratio",
-    "input.ratio.help": "d2l's channel divisor: each block gets out_channels // ratio channels (d2l trains with 4).",
-    "input.range": "A whole number from 1 to {high}.",
-    "input.input_size": "Input size (pixels)",
-    "input.in_channels": "Input channels",
-    "input.num_classes": "Classes",
-    "input.fc_width": "FC width",
-    "input.batch_norm": "BatchNorm",
-    "input.batch_norm.help": "A BatchNorm2d after every convolution, as torchvision's vgg11_bn.",
-    # explore: results
-    "explore.last_valid": "The table shows the last valid architecture, {arch}.",
-    "totals.params": "Parameters",
-    "totals.macs": "MACs",
-    "totals.flatten": "Flatten width",
-    "totals.param_mem": "Parameter memory",
-    "totals.act_mem": "Activations per image",
-    "totals.flatten.caption": "{c} channels × {s} × {s}",
-    "totals.param_mem.caption": "float32 weights",
-    "totals.act_mem.caption": "float32 layer outputs, forward",
-    "split.title": "Convolutions vs fully-connected layers",
-    "split.conv": "convolutions",
-    "split.fc": "fully connected",
-    "split.params_fc": "Parameters in FC layers",
-    "split.macs_conv": "MACs in convolutions",
-    "split.params_caption": "conv {conv} · FC {fc}",
-    "split.macs_caption": "conv {conv} · FC {fc}",
-    "split.axis_share": "share (%)",
-    "split.row_params": "Parameters",
-    "split.row_macs": "MACs",
-    "table.title": "Layer by layer",
-    "table.view": "View",
-    "table.view.layers": "Layers",
-    "table.view.blocks": "Blocks",
-    "table.download": "Download CSV",
-    "col.block": "block",
-    "col.layer": "layer",
-    "col.type": "type",
-    "col.module": "PyTorch name",
-    "col.output_shape": "output shape",
-    "col.params": "params",
-    "col.macs": "MACs",
-    "col.activation": "activation memory",
-    "block.n": "block {n}",
-    "block.classifier": "classifier",
-    "charts.title": "Where the parameters and the compute are",
-    "charts.params": "Parameters per layer",
-    "charts.macs": "MACs per layer",
-    "charts.log": "Logarithmic scale",
-    "charts.kind": "kind",
-    "charts.lesson": (
-        "The first Linear layer ({layer}) alone holds {first} of the {total} parameters ({first_pct}); "
-        "the fully-connected layers together hold {fc_pct}. The convolutions do {conv_macs_pct} of the MACs."
-    ),
-    "code.title": "PyTorch code (d2l style)",
-    # compare
-    "compare.title": "Compare architectures",
-    "compare.caption": (
-        "Presets keep their blocks and ratio; every architecture here uses the current input "
-        "({input}), {classes} classes and FC width {fc}, so the numbers compare like for like."
-    ),
-    "compare.choose": "Architectures",
-    "compare.custom": "Custom architectures, one conv_arch per line (ratio 1)",
-    "compare.custom.help": "e.g. ((1, 32), (1, 64), (2, 128)) or 2x64 2x128 3x256",
-    "compare.custom.name": "custom {n}",
-    "compare.custom.error": "Line {n}: {problem}",
-    "compare.preset.error": "{name} does not fit the current input: {problem}",
-    "compare.need_two": "Comparing needs at least two architectures that fit the current input; choose or fix one more.",
-    "compare.totals": "Totals",
-    "compare.shapes": "Output shape of each block",
-    "compare.charts": "Per block",
-    "compare.params": "Parameters per block",
-    "compare.macs": "MACs per block",
-    "compare.architecture": "architecture",
-    "row.conv_arch": "conv_arch (as built)",
-    "row.conv_layers": "conv layers",
-    "row.flatten": "Flatten width",
-    "row.params": "parameters",
-    "row.params_h": "parameters (≈)",
-    "row.macs": "MACs",
-    "row.macs_h": "MACs (≈)",
-    "row.param_mem": "parameter memory",
-    "row.act_mem": "activations per image",
-    "row.fc_pct": "parameters in FC layers",
-    "row.conv_macs_pct": "MACs in convolutions",
-    # placeholders
-    # compare: finished runs
-    "compare.runs": "Finished training runs",
-    "compare.runs.none": "No finished runs yet: train one on the Train page.",
-    "compare.runs.choose": "Runs to compare",
-    # train page
-    "train.title": "Train on Fashion-MNIST",
-    "train.caption": "Trains the architecture from Explore as d2l's train_ch6 does, in its own process: "
-    "the charts read its run folder, so a reload or another tab shows the same runs.",
-    "train.arch": "Architecture: {arch} (channels after the ratio) on {size}×{size} inputs · {params} parameters · {macs} MACs per image",
-    "train.settings": "Hyperparameters",
-    "train.epochs": "Epochs",
-    "train.batch_size": "Batch size",
-    "train.lr": "Learning rate",
-    "train.optimizer": "Optimizer",
-    "train.opt.sgd": "SGD (d2l)",
-    "train.opt.adam": "Adam",
-    "train.momentum": "Momentum",
-    "train.device": "Device",
-    "train.device.help": "auto: the first CUDA GPU if there is one, else the CPU. One run per device at a time.",
-    "train.max_train": "Training examples (0 = all 60,000)",
-    "train.max_train_examples": "Training examples",
-    "train.out_of_range": "{name} must be from {low} to {high}, got {got}.",
-    "train.max_train.help": "Train on the first N images only, for a quick demo. Testing uses the whole test set.",
-    "train.estimate": "Before you launch",
-    "train.est_memory": "Memory needed",
-    "train.est_memory.help": "Weights {params}, gradients {grads}, optimizer state {opt}, activations for one batch {acts}.",
-    "train.est_epoch": "Time per epoch",
-    "train.est_epoch.help": "From the model's MACs and a few real training steps on {device}, "
-    "measured once by a separate process.",
-    "train.est_epoch.unmeasured": "Not measured: {reason}. The run's first seconds show its speed and time left.",
-    "train.est_busy": "{device} is training a run now; its speed is measured when it is free",
-    "train.est_measuring": "Measuring the training speed of {device} (a few seconds, once)…",
-    "train.est_free": "Free now on {device}: {free}",
-    "train.warn_memory": "This run needs about {need} but only {free} is free: it will probably fail with out of memory. "
-    "Try a smaller batch, a larger ratio or a smaller input.",
-    "train.warn_hours": "This run will take about {total} on {device}. For a demo, cap the training examples, "
-    "raise the ratio or lower the input size.",
-    "train.d2l": "d2l settings",
-    "train.d2l.help": "d2l 7.2.3: ratio 4, input 224, lr 0.05, 10 epochs, batch 128, plain SGD.",
-    "train.start": "Train",
-    "train.stop": "Stop",
-    "train.started": "Started run {run}.",
-    "train.refused": "Not started: {reason}",
-    "train.no_runs": "No runs yet: press Train.",
-    "train.live": "Run",
-    "train.run": "Run shown",
-    "train.progress": "{pct}% · epoch {epoch} of {epochs}",
-    "train.eta": " · about {eta} left",
-    "train.state": "Run {run}: {state}",
-    "train.state.starting": "starting",
-    "train.state.running": "running",
-    "train.state.completed": "completed",
-    "train.state.stopped": "stopped",
-    "train.state.failed": "failed",
-    "train.state.lost": "lost",
-    "train.reason": "Reason: {reason}",
-    "train.m_loss": "Train loss",
-    "train.m_train_acc": "Train acc",
-    "train.m_test_acc": "Test acc",
-    "train.m_speed": "Examples/sec",
-    "train.c_loss": "train loss",
-    "train.c_train_acc": "train acc",
-    "train.c_test_acc": "test acc",
-    "train.c_speed": "examples/sec",
-    "train.c_epoch": "epoch",
-    "train.c_value": "loss / accuracy",
-    "train.c_speed_axis": "examples/sec",
-    "train.history": "Run history",
-    "train.overlay": "Overlay finished runs",
-    "train.manage": "Finished run to download or delete",
-    "train.dl_metrics": "Metrics (CSV)",
-    "train.dl_weights": "Weights (model.pt)",
-    "train.delete": "Delete run",
-    "train.deleted": "Deleted run {run}.",
-    "train.delete_ask": "Delete run {run}, its metrics and its weights? This cannot be undone.",
-    "train.delete_yes": "Delete",
-    "train.delete_no": "Cancel",
-    "train.label_acc": "test acc {acc}",
-    "train.h_run": "run",
-    "train.h_state": "state",
-    "train.h_arch": "blocks",
-    "train.h_input": "input",
-    "train.h_device": "device",
-    "train.h_epochs": "epochs",
-    "train.h_epoch": "epoch reached",
-    "train.h_loss": "train loss",
-    "train.h_test_acc": "test acc",
-    "train.h_speed": "examples/sec",
-    "gpu.title": "GPU status",
-    # gpu page
-    "gpu.caption": (
-        "Every figure nvidia-smi shows, read from the driver through NVML and refreshed live. "
-        "Hover over a figure or a column header for what it means."
-    ),
-    "gpu.refresh": "Refresh",
-    "gpu.refresh.1": "every 1 s",
-    "gpu.refresh.2": "every 2 s",
-    "gpu.refresh.pause": "paused",
-    "gpu.updated": "Updated {time} · {n} readings since {since}",
-    "gpu.paused": "Paused at {time} · {n} readings since {since}",
-    "gpu.none": "No NVIDIA GPU to show. {reason}",
-    "gpu.driver": "Driver Version",
-    "gpu.cuda": "CUDA Version",
-    "gpu.count": "GPUs",
-    "gpu.lost": "GPU {index}{name}: {meaning} (NVML: GPU is lost)",
-    "gpu.unopened": "GPU {index}: {reason}",
-    "gpu.card.util": "GPU-Util",
-    "gpu.card.memory": "Memory used",
-    "gpu.card.memory.caption": "of {total} ({share})",
-    "gpu.card.temp": "Temperature",
-    "gpu.card.power": "Power draw",
-    "gpu.card.power.caption": "cap {cap} ({share})",
-    "gpu.table": "Every field, as nvidia-smi shows it",
-    "gpu.na": "N/A, as NVML answered: {items}",
-    "gpu.processes": "Processes",
-    "gpu.processes.none": "No process is using the GPU now.",
-    "gpu.processes.na": "The driver does not list the processes on GPU {index} (NVML: {reason}).",
-    "gpu.host.title": "Host CPU and RAM",
-    "gpu.host.cpu": "CPU",
-    "gpu.host.cpu.caption": "average over {n} cores",
-    "gpu.host.ram": "RAM used",
-    "gpu.host.ram.caption": "of {total} GiB ({share})",
-    "gpu.history": "History since the page opened",
-    "gpu.chart.util": "GPU-Util (%)",
-    "gpu.chart.memory": "Memory used (MiB)",
-    "gpu.chart.temp": "Temperature (°C)",
-    "gpu.chart.power": "Power draw (W)",
-    "gpu.chart.cpu": "Host CPU (%)",
-    "gpu.chart.ram": "Host RAM used (GiB)",
-    "gpu.chart.total": "total",
-    "gpu.chart.cap": "cap",
-    "gpu.glossary": "What each field means",
-    "gpu.glossary.header": "Driver",
-    "gpu.glossary.gpu": "Each GPU",
-    "gpu.glossary.process": "Each process",
-    "gpu.glossary.host": "Host",
-    "gpu.compact.none": "No GPU: {reason}",
-    "gpu.compact.missing": "There is no GPU {index} here (GPUs: {indices}).",
-    "gpu.compact.updated": "Live figures, {time}",
-}
+from vgg_core.locale import CORE_LOCALES, Catalog
+from vgg_core.problems import Problem, as_problems, render_all
+from vgg_core.run_report import duration_text
 
-ZH: dict[str, str] = {
-    "app.title": "VGG 探索器",
-    "lang.label": "语言",
-    "nav.explore": "架构浏览",
-    "nav.compare": "架构对比",
-    "nav.train": "训练",
-    "nav.gpu": "GPU 状态",
-    "sidebar.current": "当前架构",
-    "sidebar.preset": "预设",
-    "sidebar.blocks": "块",
-    "sidebar.input": "输入",
-    "sidebar.classes": "类别数",
-    "sidebar.fc": "全连接宽度",
-    "sidebar.params": "参数量",
-    "sidebar.macs": "乘加运算 (MACs)",
-    "sidebar.link": "页面地址保存了这个架构:刷新或分享链接即可得到同样的视图。",
-    "sidebar.reset": "恢复 d2l 的 VGG-11",
-    "url.warning": "无法读取链接中的架构,已显示默认架构:{problem}",
-    "spec.invalid": "未应用:{problem}",
-    "preset.vgg11": "VGG-11 (A)",
-    "preset.vgg13": "VGG-13 (B)",
-    "preset.vgg16": "VGG-16 (D)",
-    "preset.vgg19": "VGG-19 (E)",
-    "preset.d2l": "d2l 训练设置 (VGG-11, ratio 4)",
-    "preset.custom": "自定义",
-    "preset.current": "当前架构 (来自架构浏览)",
-    "explore.title": "VGG 架构浏览",
-    "explore.caption": (
-        "d2l 7.2 节,使用块的网络 (VGG):VGG 网络由 `conv_arch` 描述,即若干块 (num_convs, out_channels),"
-        "每块以 2×2 最大汇聚层结束,之后是三个全连接层。修改下面任意一项,所有数字随之更新,均由 PyTorch 实测得出。"
-    ),
-    "explore.inputs": "架构",
-    "input.preset": "预设",
-    "input.conv_arch": "conv_arch",
-    "input.conv_arch.help": (
-        "块列表 (num_convs, out_channels),可用 d2l 写法 ((1, 64), (1, 128), (2, 256)) "
-        "或简写 1x64 1x128 2x256。按回车应用。"
-    ),
-    "input.blocks": "块 (可编辑单元格、增删行)",
-    "input.num_convs": "num_convs",
-    "input.out_channels": "out_channels",
-    "input.built_channels": "实际通道数 out_channels // {ratio}:{channels}",
-    "input.ratio": "ratio",
-    "input.ratio.help": "d2l 的通道缩减比:每块通道数为 out_channels // ratio (d2l 训练时取 4)。",
-    "input.range": "1 到 {high} 之间的整数。",
-    "input.input_size": "输入尺寸 (像素)",
-    "input.in_channels": "输入通道数",
-    "input.num_classes": "类别数",
-    "input.fc_width": "全连接宽度",
-    "input.batch_norm": "BatchNorm",
-    "input.batch_norm.help": "每个卷积层后加一个 BatchNorm2d,与 torchvision 的 vgg11_bn 相同。",
-    "explore.last_valid": "表格显示的是上一个有效架构 {arch}。",
-    "totals.params": "参数量",
-    "totals.macs": "乘加运算 (MACs)",
-    "totals.flatten": "展平 (Flatten) 宽度",
-    "totals.param_mem": "参数内存",
-    "totals.act_mem": "每张图像的激活内存",
-    "totals.flatten.caption": "{c} 通道 × {s} × {s}",
-    "totals.param_mem.caption": "float32 权重",
-    "totals.act_mem.caption": "float32 各层前向输出",
-    "split.title": "卷积层与全连接层",
-    "split.conv": "卷积层",
-    "split.fc": "全连接层",
-    "split.params_fc": "全连接层的参数占比",
-    "split.macs_conv": "卷积层的 MACs 占比",
-    "split.params_caption": "卷积 {conv} · 全连接 {fc}",
-    "split.macs_caption": "卷积 {conv} · 全连接 {fc}",
-    "split.axis_share": "占比 (%)",
-    "split.row_params": "参数量",
-    "split.row_macs": "MACs",
-    "table.title": "逐层统计",
-    "table.view": "视图",
-    "table.view.layers": "按层",
-    "table.view.blocks": "按块",
-    "table.download": "下载 CSV",
-    "col.block": "块",
-    "col.layer": "层",
-    "col.type": "类型",
-    "col.module": "PyTorch 名称",
-    "col.output_shape": "输出形状",
-    "col.params": "参数量",
-    "col.macs": "MACs",
-    "col.activation": "激活内存",
-    "block.n": "块 {n}",
-    "block.classifier": "分类器",
-    "charts.title": "参数和计算量在哪里",
-    "charts.params": "各层参数量",
-    "charts.macs": "各层 MACs",
-    "charts.log": "对数坐标",
-    "charts.kind": "类别",
-    "charts.lesson": (
-        "仅第一个全连接层 ({layer}) 就有 {first} 个参数,占全部 {total} 的 {first_pct};"
-        "全连接层合计占 {fc_pct}。而卷积层完成了 {conv_macs_pct} 的乘加运算。"
-    ),
-    "code.title": "PyTorch 代码 (d2l 风格)",
-    "compare.title": "架构对比",
-    "compare.caption": (
-        "预设保留其块和 ratio;这里所有架构都使用当前的输入 ({input})、{classes} 个类别和全连接宽度 {fc},"
-        "以便公平比较。"
-    ),
-    "compare.choose": "参与对比的架构",
-    "compare.custom": "自定义架构,每行一个 conv_arch (ratio 为 1)",
-    "compare.custom.help": "例如 ((1, 32), (1, 64), (2, 128)) 或 2x64 2x128 3x256",
-    "compare.custom.name": "自定义 {n}",
-    "compare.custom.error": "第 {n} 行:{problem}",
-    "compare.preset.error": "{name} 不适用于当前输入:{problem}",
-    "compare.need_two": "对比至少需要两个适用于当前输入的架构; 请再选择或修正一个。",
-    "compare.totals": "总计",
-    "compare.shapes": "各块输出形状",
-    "compare.charts": "按块统计",
-    "compare.params": "各块参数量",
-    "compare.macs": "各块 MACs",
-    "compare.architecture": "架构",
-    "row.conv_arch": "conv_arch (实际通道)",
-    "row.conv_layers": "卷积层数",
-    "row.flatten": "展平宽度",
-    "row.params": "参数量",
-    "row.params_h": "参数量 (约)",
-    "row.macs": "MACs",
-    "row.macs_h": "MACs (约)",
-    "row.param_mem": "参数内存",
-    "row.act_mem": "每张图像的激活内存",
-    "row.fc_pct": "全连接层参数占比",
-    "row.conv_macs_pct": "卷积层 MACs 占比",
-    # compare: finished runs
-    "compare.runs": "已结束的训练运行",
-    "compare.runs.none": "还没有已结束的运行: 请在“训练”页训练一个。",
-    "compare.runs.choose": "要比较的运行",
-    # train page
-    "train.title": "在 Fashion-MNIST 上训练",
-    "train.caption": "像 d2l 的 train_ch6 一样训练“探索”页中的架构, 训练在独立进程中运行: "
-    "图表读取它的运行文件夹, 因此刷新页面或打开另一个标签页看到的是同样的运行。",
-    "train.arch": "架构: {arch} (按 ratio 缩减后的通道数), 输入 {size}×{size} · {params} 个参数 · 每张图 {macs} MACs",
-    "train.settings": "超参数",
-    "train.epochs": "轮数 (epochs)",
-    "train.batch_size": "批量大小",
-    "train.lr": "学习率",
-    "train.optimizer": "优化器",
-    "train.opt.sgd": "SGD (d2l)",
-    "train.opt.adam": "Adam",
-    "train.momentum": "动量",
-    "train.device": "设备",
-    "train.device.help": "auto: 有 CUDA GPU 时用第一块 GPU, 否则用 CPU。每个设备同一时间只运行一个训练。",
-    "train.max_train": "训练样本数 (0 = 全部 60,000)",
-    "train.max_train_examples": "训练样本数",
-    "train.out_of_range": "{name} 必须在 {low} 到 {high} 之间, 当前为 {got}。",
-    "train.max_train.help": "只用前 N 张图像训练, 用于快速演示。测试始终使用完整测试集。",
-    "train.estimate": "启动前估算",
-    "train.est_memory": "所需内存",
-    "train.est_memory.help": "权重 {params}, 梯度 {grads}, 优化器状态 {opt}, 一个批量的激活 {acts}。",
-    "train.est_epoch": "每轮时间 (估算)",
-    "train.est_epoch.help": "由模型的 MACs 和在 {device} 上的几步真实训练得出 (由单独的进程测量一次)。",
-    "train.est_epoch.unmeasured": "未测速: {reason}。运行开始后的几秒会显示速度和剩余时间。",
-    "train.est_busy": "{device} 正在训练; 等它空闲时再测速",
-    "train.est_measuring": "正在测量 {device} 的训练速度 (几秒钟, 只测一次)…",
-    "train.est_free": "{device} 当前可用: {free}",
-    "train.warn_memory": "这次运行大约需要 {need}, 但只有 {free} 可用: 很可能因内存不足而失败。"
-    "请减小批量、增大 ratio 或减小输入尺寸。",
-    "train.warn_hours": "这次运行在 {device} 上大约需要 {total}。演示时可限制训练样本数、增大 ratio 或减小输入尺寸。",
-    "train.d2l": "d2l 设置",
-    "train.d2l.help": "d2l 7.2.3: ratio 4, 输入 224, 学习率 0.05, 10 轮, 批量 128, 普通 SGD。",
-    "train.start": "训练",
-    "train.stop": "停止",
-    "train.started": "已启动运行 {run}。",
-    "train.refused": "未启动: {reason}",
-    "train.no_runs": "还没有运行: 请按“训练”。",
-    "train.live": "运行",
-    "train.run": "显示的运行",
-    "train.progress": "{pct}% · 第 {epoch} / {epochs} 轮",
-    "train.eta": " · 约剩 {eta}",
-    "train.state": "运行 {run}: {state}",
-    "train.state.starting": "启动中",
-    "train.state.running": "运行中",
-    "train.state.completed": "已完成",
-    "train.state.stopped": "已停止",
-    "train.state.failed": "失败",
-    "train.state.lost": "已丢失",
-    "train.reason": "原因: {reason}",
-    "train.m_loss": "训练损失",
-    "train.m_train_acc": "训练精度",
-    "train.m_test_acc": "测试精度",
-    "train.m_speed": "样本/秒",
-    "train.c_loss": "训练损失",
-    "train.c_train_acc": "训练精度",
-    "train.c_test_acc": "测试精度",
-    "train.c_speed": "样本/秒",
-    "train.c_epoch": "轮 (epoch)",
-    "train.c_value": "损失 / 精度",
-    "train.c_speed_axis": "样本/秒",
-    "train.history": "运行历史",
-    "train.overlay": "叠加已结束的运行",
-    "train.manage": "要下载或删除的已结束运行",
-    "train.dl_metrics": "指标 (CSV)",
-    "train.dl_weights": "权重 (model.pt)",
-    "train.delete": "删除运行",
-    "train.deleted": "已删除运行 {run}。",
-    "train.delete_ask": "删除运行 {run} 及其指标和权重? 删除后无法恢复。",
-    "train.delete_yes": "删除",
-    "train.delete_no": "取消",
-    "train.label_acc": "测试精度 {acc}",
-    "train.h_run": "运行",
-    "train.h_state": "状态",
-    "train.h_arch": "块",
-    "train.h_input": "输入",
-    "train.h_device": "设备",
-    "train.h_epochs": "轮数",
-    "train.h_epoch": "已到轮次",
-    "train.h_loss": "训练损失",
-    "train.h_test_acc": "测试精度",
-    "train.h_speed": "样本/秒",
-    "gpu.title": "GPU 状态",
-    # gpu page
-    "gpu.caption": (
-        "nvidia-smi 显示的每一项数据,通过 NVML 从驱动读取并实时刷新。"
-        "把鼠标悬停在数值或列标题上,即可看到它的含义。"
-    ),
-    "gpu.refresh": "刷新",
-    "gpu.refresh.1": "每 1 秒",
-    "gpu.refresh.2": "每 2 秒",
-    "gpu.refresh.pause": "暂停",
-    "gpu.updated": "更新于 {time} · 自 {since} 起共 {n} 个采样",
-    "gpu.paused": "已暂停于 {time} · 自 {since} 起共 {n} 个采样",
-    "gpu.none": "没有可显示的 NVIDIA GPU。{reason}",
-    "gpu.driver": "驱动版本",
-    "gpu.cuda": "CUDA 版本",
-    "gpu.count": "GPU 数量",
-    "gpu.lost": "GPU {index}{name}:{meaning} (NVML:GPU is lost)",
-    "gpu.unopened": "GPU {index}:{reason}",
-    "gpu.card.util": "GPU 使用率",
-    "gpu.card.memory": "显存占用",
-    "gpu.card.memory.caption": "共 {total} ({share})",
-    "gpu.card.temp": "温度",
-    "gpu.card.power": "功耗",
-    "gpu.card.power.caption": "上限 {cap} ({share})",
-    "gpu.table": "全部字段 (与 nvidia-smi 的显示一致)",
-    "gpu.na": "N/A,NVML 的回答:{items}",
-    "gpu.processes": "进程",
-    "gpu.processes.none": "当前没有进程在使用 GPU。",
-    "gpu.processes.na": "驱动没有列出 GPU {index} 上的进程 (NVML:{reason})。",
-    "gpu.host.title": "主机 CPU 与内存",
-    "gpu.host.cpu": "CPU 使用率",
-    "gpu.host.cpu.caption": "{n} 个核心的平均值",
-    "gpu.host.ram": "内存已用",
-    "gpu.host.ram.caption": "共 {total} GiB ({share})",
-    "gpu.history": "自打开本页以来的历史",
-    "gpu.chart.util": "GPU 使用率 (%)",
-    "gpu.chart.memory": "显存占用 (MiB)",
-    "gpu.chart.temp": "温度 (°C)",
-    "gpu.chart.power": "功耗 (W)",
-    "gpu.chart.cpu": "主机 CPU 使用率 (%)",
-    "gpu.chart.ram": "主机内存已用 (GiB)",
-    "gpu.chart.total": "总量",
-    "gpu.chart.cap": "上限",
-    "gpu.glossary": "各字段的含义",
-    "gpu.glossary.header": "驱动",
-    "gpu.glossary.gpu": "每块 GPU",
-    "gpu.glossary.process": "每个进程",
-    "gpu.glossary.host": "主机",
-    "gpu.compact.none": "没有 GPU:{reason}",
-    "gpu.compact.missing": "本机没有 GPU {index} (现有 GPU:{indices})。",
-    "gpu.compact.updated": "实时数据,{time}",
-}
-
-TEXTS = {"en": EN, "zh": ZH}
+LOCALES = Path(__file__).resolve().parent / "locales"
+CATALOG = Catalog.load(CORE_LOCALES, LOCALES)
+LANGS = ("en", "zh")
 LANG_LABELS = {"en": "English", "zh": "中文"}
+LANG_KEY = "lang"  # the session's language: the sidebar's radio and the URL's ?lang=
 
 
 def lang() -> str:
-    value = st.session_state.get("lang", "en")
-    return value if value in TEXTS else "en"
+    value = st.session_state.get(LANG_KEY, "en")
+    return value if value in LANGS else "en"
 
 
 def t(key: str, **values: object) -> str:
     """The text for ``key`` in the session's language, with ``{name}`` fields filled in."""
-    text = TEXTS[lang()].get(key) or EN[key]
-    return text.format(**values) if values else text
+    return CATALOG.text(lang(), key, **values)
 
 
-def labels(prefix: str, options: Iterable[str]) -> Callable[[str], str]:
-    """A widget's ``format_func``, fixed to this run's language.
+def tn(key: str, n: int, **values: object) -> str:
+    """A text with a count, in the plural form the language uses for ``n`` (``{n}`` is the count)."""
+    return CATALOG.plural(lang(), key, n, **values)
 
-    Looked up now rather than when called, so the function means the same thing wherever it
-    is called later (Streamlit's AppTest calls it outside the script run).
-    """
-    table = {option: t(f"{prefix}.{option}") for option in options}
+
+def say(what: Problem | BaseException | str | Iterable[Problem] | None) -> str:
+    """A refusal (a problem, an error carrying problems, or plain text) in the session's language."""
+    if what is None:
+        return ""
+    if isinstance(what, Problem):
+        return what.render(lang(), CATALOG)
+    if isinstance(what, BaseException):
+        problems = as_problems(what)
+        return render_all(problems, lang(), CATALOG) if problems else str(what)
+    if isinstance(what, str):
+        return what
+    return render_all(list(what), lang(), CATALOG)
+
+
+def duration(seconds: float | None) -> str:
+    return duration_text(seconds, lang())
+
+
+def option_labels(keys: Mapping[str, str]) -> Callable[[str], str]:
+    """A widget's ``format_func``: each option's text key (written in full by the caller), in this
+    run's language. Looked up now, so the function means the same wherever Streamlit calls it later."""
+    table = {option: t(key) for option, key in keys.items()}
     return table.__getitem__

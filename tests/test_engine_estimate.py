@@ -17,9 +17,17 @@ from vgg_core.data import DEBIAN_DIR
 from vgg_core.estimate import activation_bytes_per_example, calibrate, estimate_training, step_overhead
 from vgg_core.spec import ArchSpec, preset
 from vgg_core.summary import summarize
-from vgg_core.train import TrainConfig, prepare_model
+from vgg_core.request import TrainRequest, TrainSettings
+from vgg_core.train import prepare_model
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+def estimate(spec: ArchSpec, batch: int = 128, *, device="cpu", measure_speed: bool = True, **settings):
+    """The estimate of a request with these settings (the rest d2l's)."""
+    dev = device if isinstance(device, torch.device) else torch.device(device)
+    return estimate_training(TrainRequest(spec, TrainSettings(batch_size=batch, **settings)), device=dev,
+                             measure_speed=measure_speed)
 
 
 @pytest.mark.parametrize(
@@ -33,7 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 )
 def test_activation_count_is_what_autograd_saves(spec: ArchSpec) -> None:
     """Every tensor autograd saves for backward (weights aside), counted once per storage."""
-    model, _ = prepare_model(spec, TrainConfig(), torch.device("cpu"))
+    model, _ = prepare_model(spec, TrainSettings(), torch.device("cpu"))
     weights = {p.untyped_storage().data_ptr() for p in model.parameters()}
     saved: dict[int, int] = {}
 
@@ -57,7 +65,8 @@ import ctypes, json, sys, torch
 from vgg_core.speed import tune_process
 from vgg_core.data import load_fashion_mnist
 from vgg_core.spec import ArchSpec
-from vgg_core.train import TrainConfig, prepare_model, make_optimizer, fit
+from vgg_core.request import TrainSettings
+from vgg_core.train import prepare_model, make_optimizer, fit
 
 def kib(field):
     for line in open("/proc/self/status"):
@@ -66,8 +75,8 @@ def kib(field):
 
 a = json.loads(sys.argv[1])
 spec = ArchSpec.from_dict(a["spec"])
-cfg = TrainConfig(batch_size=a["batch"], optimizer=a["optimizer"], momentum=a["momentum"], epochs=1,
-                  max_train_examples=a["batch"] * 3, device="cpu", seed=0)
+cfg = TrainSettings(batch_size=a["batch"], optimizer=a["optimizer"], momentum=a["momentum"], epochs=1,
+                    max_train_examples=a["batch"] * 3, device="cpu", seed=0)
 dev = torch.device("cpu")
 tune_process(dev)  # as the train command runs: freed memory stays in the heap, so RSS is the allocator's peak
 data = load_fashion_mnist(device=dev).subset(cfg.max_train_examples, 1)
@@ -75,7 +84,7 @@ torch.manual_seed(0)
 # Warm-up on a tiny copy: the first training step faults in tens of MB of PyTorch's own code and
 # oneDNN's kernels, which belong to the process, not to this model's training.
 tiny = spec.replace(ratio=min(c for _, c in spec.conv_arch), input_size=32, fc_width=8)
-tiny_cfg = TrainConfig(batch_size=2, optimizer=cfg.optimizer, momentum=cfg.momentum, epochs=1,
+tiny_cfg = TrainSettings(batch_size=2, optimizer=cfg.optimizer, momentum=cfg.momentum, epochs=1,
                        max_train_examples=4, device="cpu", seed=0)
 tiny_model, tiny_net = prepare_model(tiny, tiny_cfg, dev)
 fit(tiny_net, data.subset(4, 1), tiny, tiny_cfg, seed=0, optimizer=make_optimizer(tiny_model, tiny_cfg, dev),
@@ -118,7 +127,7 @@ def test_memory_estimate_against_the_measured_peak(optimizer: str, momentum: flo
                          env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert out.returncode == 0, out.stderr
     grown = json.loads(out.stdout.strip().splitlines()[-1])["grown"]
-    est = estimate_training(spec, 32, optimizer=optimizer, momentum=momentum, device="cpu", measure_speed=False)
+    est = estimate(spec, 32, optimizer=optimizer, momentum=momentum, device="cpu", measure_speed=False)
     predicted = est.grad_bytes + est.optimizer_bytes + est.optimizer_workspace_bytes + est.activation_bytes + est.workspace_bytes
     assert 0.7 <= grown / predicted <= 1.6, (grown, predicted, est)
 
@@ -132,7 +141,7 @@ def test_memory_estimate_against_the_cuda_allocator() -> None:
 
     dev = torch.device("cuda")
     spec = preset("d2l")
-    cfg = TrainConfig(batch_size=128, epochs=1, max_train_examples=128 * 3, device="cuda", seed=0)
+    cfg = TrainSettings(batch_size=128, epochs=1, max_train_examples=128 * 3, device="cuda", seed=0)
     data = load_fashion_mnist(device=dev).subset(cfg.max_train_examples, 1)
     model, net = prepare_model(spec, cfg, dev)
     opt = make_optimizer(model, cfg, dev)
@@ -141,14 +150,14 @@ def test_memory_estimate_against_the_cuda_allocator() -> None:
     before = torch.cuda.memory_allocated()
     fit(net, data, spec, cfg, seed=0, optimizer=opt, evaluate_each_epoch=False)
     grown = torch.cuda.max_memory_allocated() - before
-    est = estimate_training(spec, 128, device=dev, measure_speed=False)
+    est = estimate(spec, 128, device=dev, measure_speed=False)
     predicted = est.grad_bytes + est.optimizer_bytes + est.amp_weight_bytes + est.activation_bytes + est.workspace_bytes
     assert 0.85 <= grown / predicted <= 1.2, (grown, predicted)
 
 
 def test_estimate_parts_add_up() -> None:
     spec = preset("d2l")
-    sgd = estimate_training(spec, 128, device="cpu", measure_speed=False)
+    sgd = estimate(spec, 128, device="cpu", measure_speed=False)
     s = summarize(spec)
     assert sgd.param_bytes == sgd.grad_bytes == s.total_params * 4 and sgd.optimizer_bytes == 0
     assert sgd.total_bytes == (
@@ -157,19 +166,19 @@ def test_estimate_parts_add_up() -> None:
     )
     assert sgd.activation_bytes == activation_bytes_per_example(s) * 128
     assert sgd.amp_weight_bytes == 0  # autocast only on CUDA
-    momentum = estimate_training(spec, 128, momentum=0.9, device="cpu", measure_speed=False)
-    adam = estimate_training(spec, 128, optimizer="adam", device="cpu", measure_speed=False)
+    momentum = estimate(spec, 128, momentum=0.9, device="cpu", measure_speed=False)
+    adam = estimate(spec, 128, optimizer="adam", device="cpu", measure_speed=False)
     assert momentum.optimizer_bytes == sgd.param_bytes and adam.optimizer_bytes == 2 * sgd.param_bytes
-    half = estimate_training(spec, 64, device="cpu", measure_speed=False)
+    half = estimate(spec, 64, device="cpu", measure_speed=False)
     assert half.activation_bytes * 2 == sgd.activation_bytes
     assert sgd.available_bytes > 0 and sgd.fits is True
-    huge = estimate_training(preset("vgg19").replace(input_size=2048), 512, device="cpu", measure_speed=False)
+    huge = estimate(preset("vgg19").replace(input_size=2048), 512, device="cpu", measure_speed=False)
     assert huge.fits is False
 
 
 def test_time_estimate_uses_one_calibration_per_process() -> None:
-    small = estimate_training(ArchSpec(conv_arch=((1, 16), (1, 32)), input_size=28, fc_width=256), 128, device="cpu")
-    big = estimate_training(preset("d2l"), 128, device="cpu")
+    small = estimate(ArchSpec(conv_arch=((1, 16), (1, 32)), input_size=28, fc_width=256), 128, device="cpu")
+    big = estimate(preset("d2l"), 128, device="cpu")
     cpu = torch.device("cpu")
     assert small.calibration_macs_per_sec == big.calibration_macs_per_sec == calibrate(cpu, False) > 0
     assert small.step_overhead_s == big.step_overhead_s == step_overhead(cpu, False) >= 0
@@ -190,7 +199,7 @@ def test_estimate_cli_gives_the_librarys_figures() -> None:
     assert out.returncode == 0, out.stderr
     got = json.loads(out.stdout)
     spec = ArchSpec(conv_arch=((1, 16), (1, 32)), input_size=28, fc_width=256)
-    want = estimate_training(spec, 64, optimizer="adam", device="cpu", measure_speed=False).to_dict()
+    want = estimate(spec, 64, optimizer="adam", device="cpu", measure_speed=False).to_dict()
     for key in ("param_bytes", "optimizer_bytes", "activation_bytes", "workspace_bytes", "total_bytes", "macs_per_example"):
         assert got[key] == want[key], key
     assert got["calibration_macs_per_sec"] > 0 and got["step_overhead_s"] >= 0
@@ -206,7 +215,7 @@ def test_estimate_cli_gives_the_librarys_figures() -> None:
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["--batch-size", "0"], "batch_size must be a whole number >= 1, got 0"),
+        (["--batch-size", "0"], "batch_size must be from 1 to 16384, got 0"),
         (["--num-classes", "3"], "num_classes must be 10 to train on Fashion-MNIST, got 3"),
         (["--device", "cuda:7"], "device cuda:7 is not available"),
         (["--device", "tpu"], "unknown device 'tpu'"),

@@ -14,11 +14,26 @@ from pathlib import Path
 import pytest
 import torch
 
-from vgg_core import runs
+from vgg_core import run_folder as runs
 from vgg_core.model import build_model
+from vgg_core.problems import problem
+from vgg_core.request import TrainRequest
+from vgg_core.run_config import RunConfig, read_config
+from vgg_core.run_folder import RunDirError, request_stop, safe_run_dir
 from vgg_core.run_report import duration_text, metrics_csv
-from vgg_core.runs import RunDirError, RunWriter, list_runs, read_metrics, request_stop, run_state, safe_run_dir
+from vgg_core.run_rows import EvalRow, TrainRow, read_metrics
+from vgg_core.run_writer import RunWriter
+from vgg_core.runs import list_runs, read_run
 from vgg_core.spec import ArchSpec
+from vgg_core.weights import cpu_state, load_run_weights
+
+
+def run_state(run_dir: Path):
+    return read_run(run_dir).state
+
+
+def config(run_id: str, started: float = 1000.0) -> RunConfig:
+    return RunConfig(run_id=run_id, request=TrainRequest(), seed=1, device="cpu", started_unix=started)
 
 
 def test_safe_run_dir_accepts_plain_names(tmp_path: Path) -> None:
@@ -60,17 +75,17 @@ def test_runs_root_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 def test_writer_rows_and_half_written_last_line(tmp_path: Path) -> None:
     w = RunWriter(tmp_path / "r")
     w.status("running", pid=os.getpid())
-    w.append({"kind": "train", "epoch": 0.5, "step": 1, "train_loss": float("nan"), "train_acc": 0.1})
-    w.write_config({"a": 1, "path": tmp_path})
+    w.row(TrainRow(0.5, 1, 128, 0.1, float("nan"), 0.1, 10.0))
+    w.write_config(config("r"))
     w.close()
     with open(tmp_path / "r" / runs.METRICS, "a") as f:  # a crash in the middle of a line, and stray text
         f.write('\nnot json\n[1, 2]\n{"kind": "train", "epoch": 0.7, "st')
-    rows = read_metrics(tmp_path / "r")
-    assert [r["kind"] for r in rows] == ["status", "train"]
-    assert rows[1]["train_loss"] is None  # NaN is written as null: strict JSON for any reader
+    m = read_metrics(tmp_path / "r")
+    assert len(m.statuses) == 1 and len(m.train) == 1 and m.skipped == 2
+    assert m.train[0].train_loss is None  # NaN is written as null: strict JSON for any reader
     for line in (tmp_path / "r" / runs.METRICS).read_text().splitlines()[:2]:
         json.loads(line, parse_constant=lambda c: pytest.fail(f"non-standard JSON constant {c}"))
-    assert runs.read_config(tmp_path / "r") == {"a": 1, "path": str(tmp_path)}
+    assert read_config(tmp_path / "r") == (config("r"), None)
     assert not list((tmp_path / "r").glob(".*tmp"))
 
 
@@ -83,18 +98,20 @@ def test_writer_refuses_a_folder_that_holds_a_run(tmp_path: Path) -> None:
 
 
 def test_run_state_of_each_final_state(tmp_path: Path) -> None:
-    assert run_state(tmp_path / "nothing").state == "starting"
+    (tmp_path / "nothing").mkdir()
+    assert run_state(tmp_path / "nothing").state == "starting"  # no status yet, within the grace period
+    oom = problem("out_of_memory", where="GPU", batch=128, size=224)
     for state, extra, reason in (
         ("completed", {}, None),
-        ("stopped", {"reason": "SIGTERM"}, "SIGTERM"),
-        ("failed", {"error": "GPU out of memory at batch 128"}, "GPU out of memory at batch 128"),
+        ("stopped", {"reason": "SIGTERM"}, "stopped by SIGTERM"),
+        ("failed", {"problem": oom}, str(oom)),
     ):
         w = RunWriter(tmp_path / state)
         w.status("running", pid=os.getpid())
         w.status(state, **extra)
         w.close()
         got = run_state(tmp_path / state)
-        assert (got.state, got.reason, got.pid) == (state, reason, os.getpid())
+        assert (got.state, None if got.reason is None else str(got.reason), got.pid) == (state, reason, os.getpid())
 
 
 def test_running_with_live_process_is_running(tmp_path: Path) -> None:
@@ -111,7 +128,7 @@ def test_running_with_dead_process_is_lost(tmp_path: Path) -> None:
     w.status("running", pid=proc.pid)
     w.close()
     got = run_state(tmp_path / "r")
-    assert got.state == "lost" and f"pid {proc.pid}" in got.reason
+    assert got.state == "lost" and f"pid {proc.pid}" in str(got.reason)
 
 
 def test_running_with_zombie_process_is_lost(tmp_path: Path) -> None:
@@ -136,17 +153,17 @@ def test_running_with_reused_pid_is_lost(tmp_path: Path) -> None:
 def test_list_runs_newest_first_and_only_runs(tmp_path: Path) -> None:
     for i, run_id in enumerate(("20260101-000000-aaaaaa", "20260102-000000-bbbbbb")):
         w = RunWriter(tmp_path / run_id)
-        w.write_config({"started_unix": 1000.0 + i})
+        w.write_config(config(run_id, 1000.0 + i))
         w.status("running", pid=os.getpid())
-        w.append({"kind": "train", "epoch": 0.1, "step": 10, "examples": 1280})
-        w.append({"kind": "eval", "epoch": 1, "test_acc": 0.5})
+        w.row(TrainRow(0.1, 10, 1280))
+        w.row(EvalRow(1, test_acc=0.5))
         w.status("completed")
         w.close()
     (tmp_path / "empty-folder").mkdir()
     (tmp_path / "a-file.txt").write_text("x")
     infos = list_runs(tmp_path)
     assert [i.run_id for i in infos] == ["20260102-000000-bbbbbb", "20260101-000000-aaaaaa"]
-    assert infos[0].state.state == "completed" and infos[0].last_train["step"] == 10 and infos[0].last_eval["test_acc"] == 0.5
+    assert infos[0].state.state == "completed" and infos[0].last_train.step == 10 and infos[0].last_eval.test_acc == 0.5
     assert list_runs(tmp_path / "missing") == []
 
 
@@ -154,11 +171,12 @@ def test_request_stop_and_model_round_trip(tmp_path: Path) -> None:
     spec = ArchSpec(conv_arch=((1, 8), (1, 16)), input_size=28, fc_width=32)
     model = build_model(spec)
     w = RunWriter(tmp_path / "r")
-    w.save_model(model, spec, epochs_completed=3)
+    w.save_weights(cpu_state(model), spec, epochs_completed=3)
     w.close()
     assert request_stop(tmp_path / "r") == tmp_path / "r" / runs.STOP and (tmp_path / "r" / runs.STOP).exists()
-    loaded, loaded_spec, extra = runs.load_model(tmp_path / "r")
-    assert loaded_spec == spec and extra["epochs_completed"] == 3 and not loaded.training
+    weights = load_run_weights(tmp_path / "r")
+    loaded = weights.model()
+    assert weights.spec == spec and weights.extra["epochs_completed"] == 3 and not loaded.training
     for k, v in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[k], v)
 
@@ -166,11 +184,9 @@ def test_request_stop_and_model_round_trip(tmp_path: Path) -> None:
 def test_metrics_csv_keeps_whole_number_columns_whole(tmp_path: Path) -> None:
     w = RunWriter(tmp_path / "r")  # rows as the trainer logs them, read back through JSON
     w.status("running", pid=os.getpid())
-    w.append({"kind": "train", "epoch": 0.1, "step": 10, "examples": 1280, "elapsed_s": 1.5,
-              "train_loss": 2.3, "train_acc": 0.1, "examples_per_sec": 853.33})
-    w.append({"kind": "train", "epoch": 1.0, "step": 100, "examples": 12800, "elapsed_s": 15.0,
-              "train_loss": float("nan"), "train_acc": 1.0, "examples_per_sec": 853.0})
-    w.append({"kind": "eval", "epoch": 1, "step": 100, "examples": 12800, "test_loss": 0.5, "test_acc": 1.0})
+    w.row(TrainRow(0.1, 10, 1280, 1.5, 2.3, 0.1, 853.33))
+    w.row(TrainRow(1.0, 100, 12800, 15.0, float("nan"), 1.0, 853.0))
+    w.row(EvalRow(1, 100, 12800, test_loss=0.5, test_acc=1.0))
     w.close()
     text = metrics_csv(read_metrics(tmp_path / "r"))
     train1, train2, ev = csv.DictReader(io.StringIO(text))

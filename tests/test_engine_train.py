@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -15,14 +16,17 @@ from pathlib import Path
 import pytest
 import torch
 
-from vgg_core import runs
+from vgg_core import run_folder, run_rows
 from vgg_core.cli import main as cli_main
 from vgg_core.data import DEBIAN_DIR, FILES, load_fashion_mnist
 from vgg_core.job import StopRequest, run_job
 from vgg_core.pipeline import to_model_input
-from vgg_core.runs import read_config, read_metrics, run_state
+from vgg_core.request import ConfigError, TrainRequest, TrainSettings
+from vgg_core.run_config import read_config
+from vgg_core.run_rows import to_json
+from vgg_core.runs import read_run
 from vgg_core.spec import ArchSpec
-from vgg_core.train import ConfigError, TrainConfig, check_setup
+from vgg_core.weights import load_run_weights
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.skipif(not DEBIAN_DIR.is_dir(), reason="needs Debian's dataset-fashion-mnist (see .ci/run)")
@@ -48,6 +52,25 @@ def finish(proc: subprocess.Popen, timeout: float = 120) -> tuple[int, str, str]
     return proc.returncode, out, err
 
 
+def read_metrics(run_dir: Path) -> list[dict]:
+    """The rows exactly as written on disk (the schema other readers rely on), whole lines only."""
+    try:
+        text = (run_dir / run_folder.METRICS).read_text()
+    except FileNotFoundError:
+        return []
+    return [json.loads(line) for line in text.splitlines() if line.strip() and line.endswith("}")]
+
+
+def run_state(run_dir: Path):
+    return read_run(run_dir).state
+
+
+def config_of(run_dir: Path):
+    config, problem = read_config(run_dir)
+    assert problem is None, problem
+    return config
+
+
 def wait_for_train_row(run_dir: Path, proc: subprocess.Popen, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -62,7 +85,7 @@ def wait_for_train_row(run_dir: Path, proc: subprocess.Popen, timeout: float = 6
 def check_rows(rows: list[dict]) -> None:
     """The schema the app relies on, row by row."""
     assert rows[0]["kind"] == "status" and rows[0]["state"] == "running" and isinstance(rows[0]["pid"], int)
-    assert rows[-1]["kind"] == "status" and rows[-1]["state"] in runs.FINAL_STATES
+    assert rows[-1]["kind"] == "status" and rows[-1]["state"] in run_rows.FINAL_STATES
     last_examples = last_step = 0
     for row in rows:
         if row["kind"] == "train":
@@ -76,7 +99,7 @@ def check_rows(rows: list[dict]) -> None:
             assert EVAL_KEYS <= set(row) and isinstance(row["epoch"], int) and row["epoch"] >= 1
             assert math.isfinite(row["test_loss"]) and 0 <= row["test_acc"] <= 1
         else:
-            assert row["kind"] == "status" and row["state"] in runs.STATES
+            assert row["kind"] == "status" and row["state"] in run_rows.STATES
 
 
 @pytest.mark.timeout(240)
@@ -90,13 +113,13 @@ def test_one_epoch_learns_and_the_run_folder_is_complete(tmp_path: Path) -> None
     assert re.fullmatch(r"\d+\.\d examples/sec on cpu", lines[-1]), lines
     assert "ex/s" in err and "ETA" in err  # the progress line
 
-    config = read_config(run_dir)
-    assert config["spec"]["conv_arch"] == [[1, 16], [1, 32]] and config["spec"]["input_size"] == 28
-    hp = config["hyperparameters"]
-    assert (hp["lr"], hp["batch_size"], hp["epochs"], hp["optimizer"], hp["momentum"], hp["seed"]) == (0.05, 128, 1, "sgd", 0.0, 1)
-    assert config["device"] == "cpu" and config["versions"]["torch"] == torch.__version__
-    assert config["data"] == {"source": str(DEBIAN_DIR), "train_examples": 60000, "test_examples": 10000}
-    assert config["steps_per_epoch"] == 469 and config["total_steps"] == 469  # 60000 / 128, last batch partial
+    config = config_of(run_dir)
+    assert config.spec.conv_arch == ((1, 16), (1, 32)) and config.spec.input_size == 28
+    hp = config.settings
+    assert (hp.learning_rate, hp.batch_size, hp.epochs, hp.optimizer, hp.momentum, config.seed) == (0.05, 128, 1, "sgd", 0.0, 1)
+    assert config.device == "cpu" and config.versions["torch"] == torch.__version__
+    assert (config.data.source, config.data.train_examples, config.data.test_examples) == (str(DEBIAN_DIR), 60000, 10000)
+    assert config.steps_per_epoch == 469 and config.total_steps == 469  # 60000 / 128, last batch partial
 
     rows = read_metrics(run_dir)
     check_rows(rows)
@@ -114,7 +137,8 @@ def test_one_epoch_learns_and_the_run_folder_is_complete(tmp_path: Path) -> None
     assert lines[-2].endswith(f"test acc {test_acc:.3f}")
 
     # The weights on disk are the ones that scored test_acc.
-    model, spec, extra = runs.load_model(run_dir)
+    weights = load_run_weights(run_dir)
+    model, spec, extra = weights.model(), weights.spec, weights.extra
     data = load_fashion_mnist()
     with torch.no_grad():
         pred = torch.cat([model(to_model_input(x, 28)).argmax(1) for x in data.test_images.split(1000)])
@@ -131,14 +155,14 @@ def test_cuda_run_with_bf16_autocast(tmp_path: Path) -> None:
     code, out, err = finish(cli(tmp_path, "--preset", "d2l", "--device", "cuda", "--epochs", "1", "--seed", "0",
                                 "--run-dir", str(run_dir)), 280)
     assert code == 0, err
-    config = read_config(run_dir)
-    assert config["device"].startswith("cuda") and config["amp_dtype"] in ("bfloat16", "float16")
+    config = config_of(run_dir)
+    assert config.device.startswith("cuda") and config.amp_dtype in ("bfloat16", "float16")
     rows = read_metrics(run_dir)
     check_rows(rows)
     assert rows[-1]["state"] == "completed" and rows[-1]["test_acc"] > 0.7
-    assert out.strip().splitlines()[-1].endswith(f"examples/sec on {config['device']}")
-    model, spec, _ = runs.load_model(run_dir)
-    assert spec.ratio == 4 and next(model.parameters()).dtype == torch.float32
+    assert out.strip().splitlines()[-1].endswith(f"examples/sec on {config.device}")
+    weights = load_run_weights(run_dir)
+    assert weights.spec.ratio == 4 and next(iter(weights.state_dict.values())).dtype == torch.float32
 
 
 @pytest.mark.timeout(120)
@@ -148,7 +172,7 @@ def test_stop_ends_in_stopped_with_weights(tmp_path: Path, how: str) -> None:
     proc = cli(tmp_path, *SMALL, "--epochs", "5", "--log-every", "2", "--device", "cpu", "--run-dir", str(run_dir))
     wait_for_train_row(run_dir, proc)
     if how == "STOP file":
-        runs.request_stop(run_dir)
+        run_folder.request_stop(run_dir)
     else:
         proc.send_signal(getattr(signal, how))
     code, out, err = finish(proc, 60)
@@ -159,8 +183,8 @@ def test_stop_ends_in_stopped_with_weights(tmp_path: Path, how: str) -> None:
     stopped_at = rows[-1]["steps"]
     assert stopped_at < 469 * 5 and rows[-1]["epochs_completed"] < 5
     assert [r for r in rows if r["kind"] == "train"][-1]["step"] == stopped_at  # the partial epoch is logged
-    model, spec, extra = runs.load_model(run_dir)
-    assert extra["steps"] == stopped_at and spec.input_size == 28
+    weights = load_run_weights(run_dir)  # stopped inside epoch 1: the weights of that moment
+    assert weights.extra["epoch"] == 0 and weights.extra["steps"] == stopped_at and weights.spec.input_size == 28
     assert "stopped after" in err and "examples/sec on cpu" in out
     assert run_state(run_dir).state == "stopped"
 
@@ -180,7 +204,7 @@ def test_impossible_architecture_fails_with_one_clear_line(tmp_path: Path) -> No
     check_rows(rows)
     assert rows[-1]["state"] == "failed" and rows[-1]["error"] == error_lines[0].removeprefix("error: ")
     assert "TiB" in rows[-1]["error"]
-    assert not (run_dir / runs.MODEL).exists()
+    assert not (run_dir / run_folder.MODEL).exists()
     assert run_state(run_dir).state == "failed"
 
 
@@ -212,7 +236,8 @@ def in_process(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int
     [
         (["--num-classes", "5"], "num_classes must be 10 to train on Fashion-MNIST, got 5"),
         (["--device", "tpu"], "unknown device 'tpu'"),
-        (["--batch-size", "0"], "batch_size must be a whole number >= 1, got 0"),
+        (["--batch-size", "0"], "batch_size must be from 1 to 16384, got 0"),
+        (["--epochs", "99999999999999999999"], "epochs must be from 1 to 1000, got 99999999999999999999"),
         (["--lr", "-1"], "lr must be a number above 0"),
         (["--optimizer", "adam", "--momentum", "0.9"], "momentum applies to sgd only"),
         (["--arch", "1x"], "is not NUMxCHANNELS"),
@@ -252,30 +277,31 @@ def test_usage_errors_are_one_line_and_write_nothing(
 def test_a_folder_that_holds_a_run_is_never_overwritten(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run_dir = tmp_path / "run"
     run_dir.mkdir()
-    (run_dir / runs.METRICS).write_text('{"kind": "status", "state": "completed"}\n')
+    (run_dir / run_folder.METRICS).write_text('{"kind": "status", "state": "completed"}\n')
     code, out, err = in_process([*SMALL, "--run-dir", str(run_dir)], capsys)
     assert code == 2 and "already holds a run" in err
-    assert (run_dir / runs.METRICS).read_text() == '{"kind": "status", "state": "completed"}\n'
+    assert (run_dir / run_folder.METRICS).read_text() == '{"kind": "status", "state": "completed"}\n'
 
 
 @pytest.mark.timeout(120)
 def test_run_job_in_process_with_adam_and_a_subset(tmp_path: Path) -> None:
     """run_job as a library call: Adam, weight decay, a quick subset, and the handlers given back."""
     spec = ArchSpec(conv_arch=((1, 8), (1, 16)), input_size=28, fc_width=64, dropout=0.0)
-    config = TrainConfig(epochs=2, batch_size=64, optimizer="adam", weight_decay=1e-4, seed=3,
-                         max_train_examples=640, max_test_examples=200, log_every=3, device="cpu")
-    device = check_setup(spec, config)
+    settings = TrainSettings(epochs=2, batch_size=64, optimizer="adam", weight_decay=1e-4, seed=3,
+                             max_train_examples=640, max_test_examples=200, log_every=3, device="cpu")
+    request = TrainRequest(spec, settings)
+    device = request.check()
     before = signal.getsignal(signal.SIGTERM)
-    rows: list[dict] = []
-    result = run_job(spec, config, device, tmp_path / "r", on_row=rows.append, stop=StopRequest())
+    rows: list = []
+    result = run_job(request, device, tmp_path / "r", on_row=rows.append, stop=StopRequest())
     assert signal.getsignal(signal.SIGTERM) is before
     assert result.exit_code == 0 and result.state == "completed" and result.fit.examples == 1280
     written = read_metrics(tmp_path / "r")
     check_rows(written)
-    assert [r for r in written if r["kind"] != "status"] == rows
-    assert [r["step"] for r in rows if r["kind"] == "train"] == [3, 6, 9, 10, 12, 15, 18, 20]
-    assert [r["epoch"] for r in rows if r["kind"] == "eval"] == [1, 2]
-    config_json = read_config(tmp_path / "r")
-    assert config_json["hyperparameters"]["lr"] == 0.001 and config_json["data"]["test_examples"] == 200
+    assert [r for r in written if r["kind"] != "status"] == [to_json(r) for r in rows]
+    assert [r.step for r in rows if r.kind == "train"] == [3, 6, 9, 10, 12, 15, 18, 20]
+    assert [r.epoch for r in rows if r.kind == "eval"] == [1, 2]
+    config = config_of(tmp_path / "r")
+    assert config.settings.learning_rate == 0.001 and config.data.test_examples == 200
     with pytest.raises(ConfigError, match="num_classes must be 10"):
-        check_setup(spec.replace(num_classes=3), config)
+        request.replace(spec=spec.replace(num_classes=3)).check()

@@ -254,13 +254,13 @@ def test_lost_gpu_marked_others_report(where) -> None:
     assert a["utilization_percent"] == 97 and c["memory_total_mib"] == 81559
     assert b["lost"] is True and "GPU is lost" in b["reason"]
     assert all(b[k] is None for k in gpu.GPU_FIELDS if k != "index")
-    assert "GPU 1 lost" in s.reason and "others still report" in s.reason
+    assert "GPU 1 lost" in str(s.reason) and "others still report" in str(s.reason)
 
 
 def test_every_gpu_lost() -> None:
     fake.configure(gpus=[FakeGpu(lost=True)])
     s = gpu.snapshot()
-    assert s.gpus[0].lost and s.reason == "GPU 0 lost (NVML: GPU is lost)"
+    assert s.gpus[0].lost and str(s.reason) == "GPU 0 lost (NVML: GPU is lost)"
 
 
 def test_handle_refused_for_another_reason() -> None:
@@ -294,7 +294,7 @@ def test_init_failure_is_available_false_with_reason(code: int, words: str) -> N
     fake.configure(init_error=code)
     s = gpu.snapshot()
     assert s.available is False and s.gpus == []
-    assert words in s.reason and s.reason.endswith("showing host CPU and RAM only")
+    assert words in str(s.reason) and str(s.reason).endswith("showing host CPU and RAM only")
     assert s.host.ram_total_mib > 0 and s.host.cpu_count >= 1
     json.dumps(s.to_dict())
 
@@ -302,7 +302,7 @@ def test_init_failure_is_available_false_with_reason(code: int, words: str) -> N
 def test_no_gpu_found() -> None:
     fake.configure(gpus=[])
     s = gpu.snapshot()
-    assert s.available is False and "found no NVIDIA GPU" in s.reason and s.driver_version == "550.54.15"
+    assert s.available is False and "found no NVIDIA GPU" in str(s.reason) and s.driver_version == "550.54.15"
 
 
 def test_missing_binding_is_a_reason_not_an_exception(monkeypatch) -> None:
@@ -311,7 +311,7 @@ def test_missing_binding_is_a_reason_not_an_exception(monkeypatch) -> None:
 
     monkeypatch.setattr(gpu, "_import_pynvml", no_module)
     s = gpu.snapshot()
-    assert s.available is False and "nvidia-ml-py (pynvml) is not installed" in s.reason
+    assert s.available is False and "nvidia-ml-py (pynvml) is not installed" in str(s.reason)
 
 
 def test_a_broken_binding_never_raises(monkeypatch) -> None:
@@ -320,7 +320,7 @@ def test_a_broken_binding_never_raises(monkeypatch) -> None:
 
     monkeypatch.setattr(fake, "nvmlDeviceGetName", boom)
     s = gpu.snapshot()
-    assert s.available is False and "RuntimeError: ctypes went wrong" in s.reason
+    assert s.available is False and "RuntimeError: ctypes went wrong" in str(s.reason)
 
 
 def test_init_once_across_many_snapshots() -> None:

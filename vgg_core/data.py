@@ -19,6 +19,8 @@ from pathlib import Path
 
 import torch
 
+from .problems import ProblemsError, problem
+
 CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
 )
@@ -30,13 +32,10 @@ FILES = tuple(f"{split}-{kind}" for split in SPLITS for kind in ("images-idx3-ub
 
 DATA_DIR_ENV = "VGG_DATA_DIR"
 DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")  # Debian package dataset-fashion-mnist
-FIX_HINT = (
-    "install Debian's dataset-fashion-mnist (apt-get install dataset-fashion-mnist), or pass --data-dir "
-    f"(or set {DATA_DIR_ENV}) to a folder holding {', '.join(f + '[.gz]' for f in FILES)}"
-)
+FILES_TEXT = ", ".join(f + "[.gz]" for f in FILES)
 
 
-class DataError(Exception):
+class DataError(ProblemsError):
     """The data cannot be used; the message is one line that names the file or the places tried."""
 
 
@@ -82,35 +81,32 @@ def locate(data_dir: str | os.PathLike | None = None) -> tuple[dict[str, Path], 
         folder = Path(named).expanduser()
         files = find_files(folder)
         if files is None:
-            raise DataError(
-                f"Fashion-MNIST not found in {folder} (named by {how}): it needs {', '.join(f + '[.gz]' for f in FILES)} "
-                "there or in its FashionMNIST/raw subfolder"
-            )
+            raise DataError(problem("data_named_missing", folder=str(folder), how=how, files=FILES_TEXT))
         return files, str(folder)
 
-    tried = []
     files = find_files(DEBIAN_DIR)
     if files is not None:
         return files, str(DEBIAN_DIR)
-    tried.append(f"{DEBIAN_DIR} (not there)")
+    tried = [problem("data_place_absent", place=str(DEBIAN_DIR))]
     try:
         files = find_files(cache_dir())
     except DataError:  # an interrupted download: torchvision fetches what is missing
         files = None
     if files is not None:
         return files, str(cache_dir())
-    tried.append(f"{cache_dir()} (not there)")
+    tried.append(problem("data_place_absent", place=str(cache_dir())))
     try:
         folder = _download(cache_dir())
     except Exception as e:  # noqa: BLE001 - any download failure ends in the one message below
         reason = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
-        tried.append(f"download into {cache_dir()} (failed: {reason})")
+        tried.append(problem("data_download_failed", place=str(cache_dir()), why=reason))
     else:
         files = find_files(folder)
         if files is not None:
             return files, f"{folder} (downloaded)"
-        tried.append(f"download into {cache_dir()} (finished without the files)")
-    raise DataError(f"Fashion-MNIST not found; tried {'; '.join(tried)}. To fix: {FIX_HINT}")
+        tried.append(problem("data_download_empty", place=str(cache_dir())))
+    fix = problem("data_fix", env=DATA_DIR_ENV, files=FILES_TEXT)
+    raise DataError(problem("data_not_found", tried=tuple(tried), fix=fix))
 
 
 def cache_dir() -> Path:
@@ -125,7 +121,7 @@ def find_files(folder: Path) -> dict[str, Path] | None:
     them is refused by name, as is one that is not a folder at all.
     """
     if folder.exists() and not folder.is_dir():
-        raise DataError(f"{folder} is not a folder; name the folder that holds the Fashion-MNIST files")
+        raise DataError(problem("data_not_folder", path=str(folder)))
     for candidate in (folder, folder / "FashionMNIST" / "raw", folder / "raw"):
         found = {name: _pick(candidate, name) for name in FILES}
         present = {k: v for k, v in found.items() if v is not None}
@@ -133,7 +129,7 @@ def find_files(folder: Path) -> dict[str, Path] | None:
             return present
         if present:
             missing = [name for name in FILES if name not in present]
-            raise DataError(f"{candidate} holds only part of Fashion-MNIST: missing {', '.join(m + '[.gz]' for m in missing)}")
+            raise DataError(problem("data_partial", path=str(candidate), files=", ".join(m + "[.gz]" for m in missing)))
     return None
 
 
@@ -151,36 +147,50 @@ def _load(files: dict[str, Path], source: str) -> FashionMNIST:
         labels = read_idx(files[f"{split}-labels-idx1-ubyte"], LABEL_MAGIC, (count,))
         bad = int((labels >= NUM_CLASSES).sum())
         if bad:
-            raise DataError(f"{files[f'{split}-labels-idx1-ubyte']}: {bad} labels outside 0..{NUM_CLASSES - 1}; the file is corrupt")
+            path = files[f"{split}-labels-idx1-ubyte"]
+            raise DataError(problem("data_bad_labels", path=str(path), bad=bad, most=NUM_CLASSES - 1))
         tensors[split] = (images, labels.long())
     return FashionMNIST(*tensors["train"], *tensors["t10k"], source=source)
 
 
 def read_idx(path: Path, magic: int, shape: tuple[int, ...]) -> torch.Tensor:
-    """Read one IDX file (gzipped or not) as uint8, refusing anything but exactly ``shape``."""
-    try:
-        with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as f:
-            raw = f.read()
-    except EOFError:
-        raise DataError(f"{path} is truncated (the gzip stream ends early); replace the file") from None
-    except (OSError, zlib.error) as e:
-        raise DataError(f"{path} cannot be read: {e}") from None
+    """Read one IDX file (gzipped or not) as uint8, refusing anything but exactly ``shape``.
+
+    Never reads past the size the shape implies (plus one byte to tell "longer" apart), so a small
+    gzip that expands to gigabytes is refused after reading what a real file holds.
+    """
     header_len = 4 + 4 * len(shape)
+    expected = header_len + math.prod(shape)
+    raw = _read_at_most(path, expected + 1)
     if len(raw) < header_len:
-        raise DataError(f"{path} is truncated: {len(raw)} bytes, shorter than its {header_len}-byte IDX header")
+        raise DataError(problem("data_header_short", path=str(path), size=len(raw), header=header_len))
     found_magic = struct.unpack(">i", raw[:4])[0]
     if found_magic != magic:
-        raise DataError(
-            f"{path} is not an IDX {'image' if magic == IMAGE_MAGIC else 'label'} file: magic number {found_magic}, expected {magic}"
-        )
+        kind = "image" if magic == IMAGE_MAGIC else "label"
+        raise DataError(problem("data_bad_magic", path=str(path), kind=kind, found=found_magic, want=magic))
     dims = struct.unpack(f">{len(shape)}i", raw[4:header_len])
     if dims != shape:
-        raise DataError(f"{path} holds shape {list(dims)}, expected {list(shape)} for Fashion-MNIST")
-    expected = header_len + math.prod(shape)
+        raise DataError(problem("data_bad_shape", path=str(path), found=str(list(dims)), want=str(list(shape))))
     if len(raw) != expected:
-        state = "truncated" if len(raw) < expected else "longer than its header says"
-        raise DataError(f"{path} is {state}: {len(raw)} bytes, expected {expected}")
+        code = "data_truncated" if len(raw) < expected else "data_too_long"
+        size = len(raw) if len(raw) < expected else _full_size(path, len(raw))
+        raise DataError(problem(code, path=str(path), size=size, want=expected))
     return torch.frombuffer(bytearray(raw[header_len:]), dtype=torch.uint8).view(shape)
+
+
+def _read_at_most(path: Path, limit: int) -> bytes:
+    try:
+        with (gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")) as f:
+            return f.read(limit)
+    except EOFError:
+        raise DataError(problem("data_gzip_truncated", path=str(path))) from None
+    except (OSError, zlib.error) as e:
+        raise DataError(problem("data_unreadable", path=str(path), why=str(e))) from None
+
+
+def _full_size(path: Path, read: int) -> str:
+    """The size on disk of an over-long file: a plain file's is known; a gzip's is not read out."""
+    return str(path.stat().st_size) if path.suffix != ".gz" else f"over {read - 1}"
 
 
 def _download(root: Path) -> Path:

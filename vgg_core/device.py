@@ -7,11 +7,13 @@ import re
 
 import torch
 
+from .problems import Count, ProblemsError, problem
+
 DEVICE_HELP = "auto, cpu, cuda, cuda:N or mps"
 
 
-class DeviceError(ValueError):
-    pass
+class DeviceError(ProblemsError):
+    """A device that is not here, with what is."""
 
 
 def resolve_device(text: str = "auto") -> torch.device:
@@ -27,18 +29,20 @@ def resolve_device(text: str = "auto") -> torch.device:
         return torch.device("cpu")
     if text == "mps":
         if not _mps_available():
-            raise DeviceError(f"device mps is not available here; available: {available_devices()}")
+            raise DeviceError(problem("device_mps_missing", available=available_devices()))
         return torch.device("mps")
     m = re.fullmatch(r"cuda(?::(\d{1,3}))?", text)
     if m:
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         index = int(m.group(1) or 0)
         if count == 0:
-            raise DeviceError(f"device {text} is not available: no CUDA GPU is visible; available: {available_devices()}")
+            raise DeviceError(problem("device_no_cuda", device=text, available=available_devices()))
         if index >= count:
-            raise DeviceError(f"device {text} does not exist: {count} CUDA GPU(s) visible; available: {available_devices()}")
+            raise DeviceError(
+                problem("device_missing", device=text, gpus=Count("cuda_gpus", count), available=available_devices())
+            )
         return torch.device("cuda", index)
-    raise DeviceError(f"unknown device {text!r}; use {DEVICE_HELP} (available here: {available_devices()})")
+    raise DeviceError(problem("device_unknown", device=repr(text), allowed="auto, cpu, cuda, cuda:N, mps", available=available_devices()))
 
 
 def available_devices() -> str:

@@ -25,10 +25,12 @@ from typing import Any
 
 import torch
 
+from . import gpu
 from .data import IMAGE_SIZE, SPLITS
 from .device import resolve_device
-from .summary import Summary, summarize
+from .request import TrainRequest, TrainSettings, planned_test_examples, planned_train_examples
 from .spec import ArchSpec
+from .summary import Summary, summarize
 
 TRAIN_MACS_FACTOR = 3  # forward + gradient w.r.t. inputs + gradient w.r.t. weights
 # Measured peaks on the CPU ran up to ~25% over the sum of the parts (allocator fragmentation,
@@ -111,76 +113,72 @@ def _saved_per_layer(summary: Summary, device_type: str, amp: bool) -> list[int]
 
 
 def estimate_training(
-    spec: ArchSpec,
-    batch_size: int = 128,
+    request: TrainRequest,
     *,
-    optimizer: str = "sgd",
-    momentum: float = 0.0,
-    weight_decay: float = 0.0,
-    device: str | torch.device = "cpu",
-    train_examples: int = SPLITS["train"],
-    test_examples: int = SPLITS["t10k"],
-    amp: bool = True,
+    device: torch.device | None = None,
     measure_speed: bool = True,
     speed: tuple[float, float] | None = None,
 ) -> TrainingEstimate:
-    """Memory and time for one run; ``device`` as ``--device`` takes it (raises DeviceError).
+    """Memory and time for one run; ``device`` defaults to the request's (raises DeviceError).
 
     ``speed``: (training MACs per second, seconds of fixed cost per step) measured elsewhere (the
     app asks a child process, see ``launch.measure_speed``); without it the speed is measured here
     if ``measure_speed``.
     """
-    dev = device if isinstance(device, torch.device) else resolve_device(device)
-    use_amp = amp and dev.type == "cuda"
-    summary = summarize(spec)
-    params = summary.total_params
-    param_bytes = params * 4
-    state_per_param = 2 if optimizer == "adam" else (1 if momentum else 0)
-    amp_weight_bytes = params * 2 if use_amp else 0
-    activations = activation_bytes_per_example(summary, dev.type, use_amp) * batch_size
-    workspace = workspace_bytes_per_example(summary, dev.type, use_amp) * batch_size
-    temporaries = (2 if optimizer == "adam" else 0) + (1 if weight_decay else 0)
-    optimizer_workspace = 0 if dev.type == "cuda" else temporaries * max(r.params for r in summary.layers) * 4
-    total = (
-        param_bytes * (2 + state_per_param) + optimizer_workspace + amp_weight_bytes + activations + workspace + DATASET_BYTES
-    )
+    settings = request.settings
+    dev = device if device is not None else resolve_device(settings.device)
+    use_amp = settings.amp and dev.type == "cuda"
+    summary = summarize(request.spec)
+    memory = _memory(summary, settings, dev, use_amp)
     available = available_bytes(dev)
     if speed is None and measure_speed:
         speed = calibrate(dev, use_amp), step_overhead(dev, use_amp)
     rate, overhead = speed or (None, None)
-    macs = summary.total_macs
-    seconds = None
-    if rate:
-        steps = math.ceil(train_examples / batch_size)
-        seconds = (train_examples * TRAIN_MACS_FACTOR * macs + test_examples * macs) / rate + steps * (overhead or 0.0)
     return TrainingEstimate(
-        device=str(dev), batch_size=batch_size, param_bytes=param_bytes, grad_bytes=param_bytes,
-        optimizer_bytes=param_bytes * state_per_param, optimizer_workspace_bytes=optimizer_workspace,
-        amp_weight_bytes=amp_weight_bytes, activation_bytes=activations,
-        workspace_bytes=workspace, dataset_bytes=DATASET_BYTES, total_bytes=total, available_bytes=available,
-        fits=None if available is None else total * HEADROOM <= available, macs_per_example=macs,
-        seconds_per_epoch=seconds, calibration_macs_per_sec=rate, step_overhead_s=overhead,
+        device=str(dev), batch_size=settings.batch_size, **memory, available_bytes=available,
+        fits=None if available is None else memory["total_bytes"] * HEADROOM <= available,
+        macs_per_example=summary.total_macs, calibration_macs_per_sec=rate, step_overhead_s=overhead,
+        seconds_per_epoch=_epoch_seconds(summary.total_macs, settings, rate, overhead),
     )
+
+
+def _memory(summary: Summary, settings: TrainSettings, dev: torch.device, use_amp: bool) -> dict[str, int]:
+    """Each part of a training step's memory, in bytes, and their total."""
+    params, batch = summary.total_params, settings.batch_size
+    param_bytes = params * 4
+    state_per_param = 2 if settings.optimizer == "adam" else (1 if settings.momentum else 0)
+    temporaries = (2 if settings.optimizer == "adam" else 0) + (1 if settings.weight_decay else 0)
+    parts = dict(
+        param_bytes=param_bytes, grad_bytes=param_bytes, optimizer_bytes=param_bytes * state_per_param,
+        optimizer_workspace_bytes=0 if dev.type == "cuda" else temporaries * max(r.params for r in summary.layers) * 4,
+        amp_weight_bytes=params * 2 if use_amp else 0,
+        activation_bytes=activation_bytes_per_example(summary, dev.type, use_amp) * batch,
+        workspace_bytes=workspace_bytes_per_example(summary, dev.type, use_amp) * batch,
+        dataset_bytes=DATASET_BYTES,
+    )
+    return {**parts, "total_bytes": sum(parts.values())}
+
+
+def _epoch_seconds(macs: int, settings: TrainSettings, rate: float | None, overhead: float | None) -> float | None:
+    """A training pass (about 3x the forward MACs per example) and a test pass, plus a fixed cost per step."""
+    if not rate:
+        return None
+    train, test = planned_train_examples(settings), planned_test_examples(settings)
+    steps = math.ceil(train / settings.batch_size)
+    return (train * TRAIN_MACS_FACTOR * macs + test * macs) / rate + steps * (overhead or 0.0)
 
 
 def available_bytes(device: torch.device) -> int | None:
     """Free memory now: host RAM for the CPU (and MPS, which shares it), free memory on a CUDA card."""
     if device.type == "cuda":
-        try:
-            import pynvml
-
-            pynvml.nvmlInit()
-            try:
-                uuid = torch.cuda.get_device_properties(device).uuid
-                handle = pynvml.nvmlDeviceGetHandleByUUID(f"GPU-{uuid}")
-                return int(pynvml.nvmlDeviceGetMemoryInfo(handle).free)
-            finally:
-                pynvml.nvmlShutdown()
-        except Exception:  # noqa: BLE001 - NVML missing or refusing: ask CUDA itself
-            try:
-                return int(torch.cuda.mem_get_info(device)[0])
-            except RuntimeError:
-                return None
+        uuid = torch.cuda.get_device_properties(device).uuid
+        free = gpu.query(lambda nv: nv.nvmlDeviceGetMemoryInfo(nv.nvmlDeviceGetHandleByUUID(f"GPU-{uuid}")).free)
+        if free is not None:
+            return int(free)
+        try:  # NVML missing or refusing: ask CUDA itself
+            return int(torch.cuda.mem_get_info(device)[0])
+        except RuntimeError:
+            return None
     import psutil
 
     return int(psutil.virtual_memory().available)
@@ -218,17 +216,17 @@ def _seconds_per_step(spec: ArchSpec, batch: int, device: torch.device, amp: boo
     """The trainer's own ``fit`` on random images (the speed does not depend on the pixels), so the
     layer mix, the input pipeline and the optimizer are a real run's; the first pass warms up."""
     from .data import FashionMNIST
-    from .train import TrainConfig, fit, make_optimizer, prepare_model
+    from .train import fit, make_optimizer, prepare_model
 
-    config = TrainConfig(epochs=1, batch_size=batch, device=str(device), amp=amp, log_every=steps)
+    settings = TrainSettings(epochs=1, batch_size=batch, device=str(device), amp=amp, log_every=steps)
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         gen = torch.Generator().manual_seed(0)
         images = torch.randint(0, 256, (batch * steps, IMAGE_SIZE, IMAGE_SIZE), dtype=torch.uint8, generator=gen)
         labels = torch.randint(0, 10, (batch * steps,), generator=gen)
         data = FashionMNIST(images, labels, images[:1], labels[:1], "calibration").to(device)
-        model, net = prepare_model(spec, config, device)
-        optimizer = make_optimizer(model, config, device)
-        run = functools.partial(fit, net, data, spec, config, seed=0, optimizer=optimizer, evaluate_each_epoch=False)
+        model, net = prepare_model(spec, settings, device)
+        optimizer = make_optimizer(model, settings, device)
+        run = functools.partial(fit, net, data, spec, settings, seed=0, optimizer=optimizer, evaluate_each_epoch=False)
         run()  # warm-up: kernels chosen, memory allocated
         result = run()
     return result.train_seconds / result.steps

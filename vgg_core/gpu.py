@@ -14,12 +14,13 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar
 
 import psutil
 
+from .problems import Problem, problem
+
 RETRY_SECONDS = 30.0  # after a failed nvmlInit, wait this long before trying again
-HOST_ONLY = "showing host CPU and RAM only"
 MIB = 1024 * 1024
 
 # NVML's compute modes (nvmlComputeMode_t) by value; nvidia-smi prints the same names.
@@ -31,13 +32,13 @@ _PSTATE_UNKNOWN = 32
 
 # Reasons for a failed start, by NVML error code; anything else quotes NVML's own message.
 _INIT_REASONS = {
-    12: "No NVIDIA driver found (the NVML library could not be loaded)",
-    9: "The NVIDIA driver is not loaded (NVML: Driver Not Loaded)",
-    4: "No permission to query the NVIDIA driver (NVML: Insufficient Permissions)",
-    18: "The NVIDIA driver and its NVML library do not match (restart after a driver update)",
-    28: "NVML found no usable NVIDIA GPU (NVML: GPU Not Found)",
+    12: "nvml_no_driver",
+    9: "nvml_driver_not_loaded",
+    4: "nvml_no_permission",
+    18: "nvml_mismatch",
+    28: "nvml_gpu_not_found",
 }
-LOST_REASON = "GPU is lost: it stopped answering or fell off the bus (NVML: GPU is lost); a reset or reboot is usually needed"
+LOST_REASON = problem("gpu_lost")
 
 
 @dataclass
@@ -70,12 +71,14 @@ class GpuInfo:
     compute_mode: str | None = None
     processes: list[ProcessInfo] | None = None
     lost: bool = False
-    reason: str | None = None
+    reason: Problem | None = None
     # field -> NVML's message for each field that is N/A because NVML said no ("Not Supported", ...).
     na_reasons: dict[str, str] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        d = asdict(self)
+        d["reason"] = None if self.reason is None else str(self.reason)
+        return d
 
 
 @dataclass
@@ -93,7 +96,7 @@ class HostInfo:
 @dataclass
 class Snapshot:
     available: bool
-    reason: str | None
+    reason: Problem | None
     driver_version: str | None
     cuda_version: str | None
     gpus: list[GpuInfo]
@@ -103,7 +106,7 @@ class Snapshot:
     def to_dict(self) -> dict[str, Any]:
         return {
             "available": self.available,
-            "reason": self.reason,
+            "reason": None if self.reason is None else str(self.reason),
             "driver_version": self.driver_version,
             "cuda_version": self.cuda_version,
             "gpus": [g.to_dict() for g in self.gpus],
@@ -136,7 +139,7 @@ class _Session:
     def reset(self) -> None:
         self.module: ModuleType | None = None
         self.ready = False
-        self.reason: str | None = None
+        self.reason: Problem | None = None
         self.failed_at: float | None = None
         self.driver_version: str | None = None
         self.cuda_version: str | None = None
@@ -144,6 +147,7 @@ class _Session:
 
 
 _session = _Session()
+T = TypeVar("T")
 _clock: Callable[[], float] = time.monotonic  # tests move time forward through this
 
 
@@ -163,17 +167,18 @@ def _code(exc: BaseException) -> int | None:
     return getattr(exc, "value", None)
 
 
-def _init_reason(nv: ModuleType | None, exc: BaseException) -> str:
+def _init_reason(nv: ModuleType | None, exc: BaseException) -> Problem:
     if nv is None:
-        return f"nvidia-ml-py (pynvml) is not installed ({exc}): {HOST_ONLY}"
-    if isinstance(exc, nv.NVMLError):
-        reason = _INIT_REASONS.get(_code(exc), f"NVML could not start (NVML: {exc})")
+        reason = problem("nvml_not_installed", detail=str(exc))
+    elif isinstance(exc, nv.NVMLError):
+        code = _INIT_REASONS.get(_code(exc))
+        reason = problem(code) if code else problem("nvml_could_not_start", detail=f"NVML: {exc}")
     else:
-        reason = f"NVML could not start ({type(exc).__name__}: {exc})"
-    return f"{reason}: {HOST_ONLY}"
+        reason = problem("nvml_could_not_start", detail=f"{type(exc).__name__}: {exc}")
+    return problem("no_gpu", reason=reason)
 
 
-def _ensure(nv_given: ModuleType | None) -> tuple[ModuleType | None, str | None]:
+def _ensure(nv_given: ModuleType | None) -> tuple[ModuleType | None, Problem | None]:
     """Start NVML once; returns (module, None) when ready, else (module or None, reason)."""
     s = _session
     with s.lock:
@@ -204,6 +209,18 @@ def _ensure(nv_given: ModuleType | None) -> tuple[ModuleType | None, str | None]
             s.reason, s.failed_at = _init_reason(nv, e), _clock()
             return nv, s.reason
         return nv, None
+
+
+def query(read: Callable[[ModuleType], T], nvml: ModuleType | None = None) -> T | None:
+    """Every NVML call outside ``snapshot`` goes through here: the one shared session, started once,
+    and None (never an exception) when NVML is missing, failing or the call is refused."""
+    try:
+        nv, reason = _ensure(nvml)
+        if reason is not None or nv is None:
+            return None
+        return read(nv)
+    except Exception:  # noqa: BLE001 - a figure NVML cannot give is simply unknown
+        return None
 
 
 def _optional(read: Callable[[], Any]) -> Any:
@@ -272,6 +289,11 @@ class _Reader:
                 raise _Reinit from e
             self.info.na_reasons[name] = str(e)
             return None
+
+
+def on_off(value: bool | None) -> str:
+    """How nvidia-smi writes a switch: On, Off, or N/A where NVML has no answer."""
+    return "N/A" if value is None else ("On" if value else "Off")
 
 
 def _pstate(value: int) -> str | None:
@@ -353,7 +375,7 @@ def _read_gpu(nv: ModuleType, index: int) -> GpuInfo:
         elif _code(e) == _UNINITIALIZED:
             raise _Reinit from e
         else:
-            info.reason = f"NVML cannot open this GPU (NVML: {e})"
+            info.reason = problem("gpu_cannot_open", detail=f"NVML: {e}")
         return info
     try:
         info.name = r.get("name", lambda: _text(nv.nvmlDeviceGetName(handle)))
@@ -460,19 +482,21 @@ def snapshot(nvml: ModuleType | None = None) -> Snapshot:
                 return Snapshot(False, reason, None, None, [], host, stamp)
             gpus = _read_gpus(nv)
     except Exception as e:  # a broken binding or a bug must not take a polling page down
-        return Snapshot(False, f"GPU query failed ({type(e).__name__}: {e}): {HOST_ONLY}", None, None, [], host, stamp)
+        failed = problem("no_gpu", reason=problem("gpu_query_failed", detail=f"{type(e).__name__}: {e}"))
+        return Snapshot(False, failed, None, None, [], host, stamp)
     s = _session
     if not gpus:
-        return Snapshot(False, f"NVML found no NVIDIA GPU: {HOST_ONLY}", s.driver_version, s.cuda_version, [], host, stamp)
+        none = problem("no_gpu", reason=problem("nvml_no_gpus"))
+        return Snapshot(False, none, s.driver_version, s.cuda_version, [], host, stamp)
     lost = [g.index for g in gpus if g.lost]
     reason = None
     if lost:
         which = ", ".join(str(i) for i in lost)
-        reason = f"GPU {which} lost (NVML: GPU is lost)" + ("; the others still report" if len(lost) < len(gpus) else "")
+        reason = problem("gpus_lost_others_report" if len(lost) < len(gpus) else "gpus_lost", which=which)
     return Snapshot(True, reason, s.driver_version, s.cuda_version, gpus, host, stamp)
 
 
 __all__ = [
-    "Snapshot", "GpuInfo", "HostInfo", "ProcessInfo", "snapshot", "host_stats", "shutdown",
+    "Snapshot", "GpuInfo", "HostInfo", "ProcessInfo", "snapshot", "host_stats", "shutdown", "query", "on_off",
     "GPU_FIELDS", "PROCESS_FIELDS", "HOST_FIELDS", "COMPUTE_MODES", "RETRY_SECONDS",
 ]

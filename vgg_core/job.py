@@ -1,12 +1,13 @@
 """One training run into its run folder: what the ``train`` command does once its input is checked.
 
 It owns what the loop should not know about: the run folder, signals and the STOP file, the
-weights, and turning any failure into a one-line ``failed`` status while keeping the rows
-already written.
+weights and predictions after every epoch, and turning any failure into a one-line ``failed``
+status while keeping the rows already written.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import platform
 import random
@@ -21,13 +22,17 @@ from typing import Any, Callable
 
 import torch
 
-from .data import DataError, load_fashion_mnist
+from .data import DataError, FashionMNIST, load_fashion_mnist
 from .device import device_name, pci_bus_id
+from .epoch_saver import EpochSaver
 from .pipeline import num_batches
-from .runs import RunWriter
-from .spec import ArchSpec
+from .problems import Problem, problem
+from .request import TrainRequest
+from .run_config import DataInfo, RunConfig
+from .run_rows import Row
+from .run_writer import RunWriter
 from .speed import tune_process
-from .train import FitResult, TrainConfig, amp_dtype, fit, make_optimizer, prepare_model
+from .train import FitResult, amp_dtype, fit, make_optimizer, prepare_model
 
 
 class StopRequest:
@@ -64,17 +69,16 @@ class JobResult:
     run_dir: Path
     device: str
     fit: FitResult | None = None
-    error: str | None = None
+    error: Problem | None = None
 
 
 def run_job(
-    spec: ArchSpec,
-    config: TrainConfig,
+    request: TrainRequest,
     device: torch.device,
     run_dir: Path,
     *,
-    on_row: Callable[[dict[str, Any]], None] = lambda row: None,
-    on_config: Callable[[dict[str, Any]], None] = lambda config: None,
+    on_row: Callable[[Row], None] = lambda row: None,
+    on_config: Callable[[RunConfig], None] = lambda config: None,
     stop: StopRequest | None = None,
 ) -> JobResult:
     """Train, write everything to ``run_dir``, never raise for a training failure."""
@@ -82,81 +86,102 @@ def run_job(
     stop = stop or StopRequest()
     stop.stop_file = writer.stop_file
     previous_handlers = stop.install_signal_handlers()
-    seed = config.seed if config.seed is not None else random.SystemRandom().randrange(2**31)
-    record = _config_record(spec, config, device, seed, run_dir)
+    seed = request.settings.seed if request.settings.seed is not None else random.SystemRandom().randrange(2**31)
+    config = run_config(request, device, seed, writer.dir)
     writer.status("running", pid=os.getpid())
-    writer.write_config(record)
+    writer.write_config(config)
+    saver = EpochSaver(writer, request.spec)
+    fit_result = None
 
-    def emit(row: dict[str, Any]) -> None:
-        writer.append(row)
+    def emit(row: Row) -> None:
+        writer.row(row)
         on_row(row)
 
-    fit_result = None
     try:
-        record["speed_settings"] = tune_process(device)
-        data = load_fashion_mnist(config.data_dir, device).subset(config.max_train_examples, config.max_test_examples)
-        steps = num_batches(data.train_images.shape[0], config.batch_size)
-        record["data"] = {
-            "source": data.source, "train_examples": data.train_images.shape[0], "test_examples": data.test_images.shape[0],
-        }
-        record.update(steps_per_epoch=steps, total_steps=steps * config.epochs)
-        writer.write_config(record)
-        on_config(record)
-        torch.manual_seed(seed)
-        model, net = prepare_model(spec, config, device)
-        optimizer = make_optimizer(model, config, device)
-        fit_result = fit(net, data, spec, config, seed=seed, emit=emit, should_stop=stop, optimizer=optimizer)
-        summary = _summary(fit_result)
-        writer.save_model(model, spec, **summary)
+        config, data = _load_and_describe(writer, config, device, on_config)
+        fit_result = _train(request, data, device, seed, emit, stop, saver)
         state = "stopped" if fit_result.stopped else "completed"
-        extra = {"reason": stop.reason} if fit_result.stopped else {}
-        writer.status(state, **extra, **summary)
+        writer.status(state, **({"reason": stop.reason} if fit_result.stopped else {}), **_summary(fit_result))
         return JobResult(0, state, writer.dir, str(device), fit_result)
     except Exception as e:  # noqa: BLE001 - every failure becomes a status line; nothing escapes as a traceback
-        reason = failure_reason(e, spec, config, device)
-        try:
-            if not isinstance(e, DataError) and not _is_oom(e):
-                writer.write_traceback(traceback.format_exc())
-            writer.status("failed", error=reason)
-        except OSError:
-            pass
-        return JobResult(1, "failed", writer.dir, str(device), fit_result, reason)
+        saver.close()  # a write in flight finishes (or cleans up) before the failure is recorded
+        return _failed(writer, e, request, device, fit_result)
     finally:
+        saver.close()
         writer.close()
         StopRequest.restore(previous_handlers)
 
 
-def failure_reason(e: BaseException, spec: ArchSpec, config: TrainConfig, device: torch.device) -> str:
+def _load_and_describe(writer: RunWriter, config: RunConfig, device: torch.device,
+                       on_config: Callable[[RunConfig], None]) -> tuple[RunConfig, FashionMNIST]:
+    """Process settings and the data, then the config record says what they are."""
+    settings = config.settings
+    applied = tune_process(device)
+    data = load_fashion_mnist(settings.data_dir, device).subset(settings.max_train_examples, settings.max_test_examples)
+    steps = num_batches(data.train_images.shape[0], settings.batch_size)
+    config = config.replace(
+        speed_settings=applied, data=DataInfo(data.source, data.train_images.shape[0], data.test_images.shape[0]),
+        steps_per_epoch=steps, total_steps=steps * settings.epochs,
+    )
+    writer.write_config(config)
+    on_config(config)
+    return config, data
+
+
+def _train(request: TrainRequest, data: FashionMNIST, device: torch.device, seed: int, emit: Callable[[Row], None],
+           stop: StopRequest, saver: EpochSaver) -> FitResult:
+    torch.manual_seed(seed)
+    model, net = prepare_model(request.spec, request.settings, device)
+    optimizer = make_optimizer(model, request.settings, device)
+    saver.watch(model, data.test_labels)
+    result = fit(net, data, request.spec, request.settings, seed=seed, emit=emit, should_stop=stop,
+                 on_epoch=saver.epoch_done, keep_predictions=True, optimizer=optimizer)
+    saver.finish(result)
+    return result
+
+
+def _failed(writer: RunWriter, e: Exception, request: TrainRequest, device: torch.device,
+            fit_result: FitResult | None) -> JobResult:
+    reason = failure_reason(e, request, device)
+    try:
+        if not isinstance(e, DataError) and not _is_oom(e) and not _is_disk(e):
+            writer.write_traceback(traceback.format_exc())
+        writer.status("failed", problem=reason)
+    except OSError:
+        pass
+    return JobResult(1, "failed", writer.dir, str(device), fit_result, reason)
+
+
+def failure_reason(e: BaseException, request: TrainRequest, device: torch.device) -> Problem:
     """One line a person can act on."""
     if _is_oom(e):
-        where = {"cuda": "GPU", "cpu": "CPU"}.get(device.type, str(device))
-        return (
-            f"{where} out of memory at batch {config.batch_size}, input {spec.input_size}x{spec.input_size}"
-            f"{_needs(spec, config, device)}; try a smaller --batch-size, a larger --ratio, a smaller --input-size "
-            "or --fc-width"
-        )
+        return _oom_problem(request, device)
     if isinstance(e, DataError):
-        return str(e)
+        return e.problems[0]
+    if _is_disk(e):
+        return problem("disk_error", path=str(getattr(e, "filename", "") or "?"), why=os.strerror(e.errno))
     text = " ".join(str(e).split()) or type(e).__name__
     if len(text) > 300:
         text = text[:299] + "…"
-    return f"{type(e).__name__}: {text}"
+    return problem("exception", kind=type(e).__name__, text=text)
 
 
-def _needs(spec: ArchSpec, config: TrainConfig, device: torch.device) -> str:
-    """': it needs about 1.2 GiB (weights 164.4 MiB), 900.0 MiB free' from the estimate, or ''."""
+def _oom_problem(request: TrainRequest, device: torch.device) -> Problem:
+    """What ran out and, from the estimate where it can be made, how much the run needs."""
+    spec, settings = request.spec, request.settings
+    where = {"cuda": "GPU", "cpu": "CPU"}.get(device.type, str(device))
+    args = dict(where=where, batch=settings.batch_size, size=spec.input_size)
     try:
         from .estimate import estimate_training
         from .report import human_bytes
 
-        est = estimate_training(
-            spec, config.batch_size, optimizer=config.optimizer, momentum=config.momentum,
-            weight_decay=config.weight_decay, device=device, amp=config.amp, measure_speed=False,
-        )
-        free = f", {human_bytes(est.available_bytes)} free" if est.available_bytes is not None else ""
-        return f": it needs about {human_bytes(est.total_bytes)} (weights {human_bytes(est.param_bytes)}){free}"
+        est = estimate_training(request, device=device, measure_speed=False)
+        needs = dict(total=human_bytes(est.total_bytes), weights=human_bytes(est.param_bytes))
+        if est.available_bytes is None:
+            return problem("out_of_memory_needs", **args, **needs)
+        return problem("out_of_memory_free", **args, **needs, free=human_bytes(est.available_bytes))
     except Exception:  # noqa: BLE001 - the message must come out even if the estimate cannot
-        return ""
+        return problem("out_of_memory", **args)
 
 
 def _is_oom(e: BaseException) -> bool:
@@ -164,6 +189,10 @@ def _is_oom(e: BaseException) -> bool:
         return True
     text = str(e).lower()
     return isinstance(e, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+
+
+def _is_disk(e: BaseException) -> bool:
+    return isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EIO)
 
 
 def _summary(r: FitResult) -> dict[str, Any]:
@@ -175,25 +204,15 @@ def _summary(r: FitResult) -> dict[str, Any]:
     }
 
 
-def _config_record(spec: ArchSpec, config: TrainConfig, device: torch.device, seed: int, run_dir: Path) -> dict[str, Any]:
+def run_config(request: TrainRequest, device: torch.device, seed: int, run_dir: Path) -> RunConfig:
     import torchvision
 
-    dtype = amp_dtype(config, device)
+    dtype = amp_dtype(request.settings, device)
     now = time.time()
-    return {
-        "format": 1,
-        "run_id": run_dir.name,
-        "spec": spec.to_dict(),
-        "hyperparameters": {**config.to_dict(), "seed": seed},
-        "device": str(device),
-        "device_name": device_name(device),
-        "pci_bus_id": pci_bus_id(device),
-        "amp_dtype": str(dtype).removeprefix("torch.") if dtype else None,
-        "versions": {
-            "python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__,
-        },
-        "pid": os.getpid(),
-        "started_unix": round(now, 3),
-        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(now)),
-        "command": sys.argv,
-    }
+    return RunConfig(
+        run_id=run_dir.name, request=request, seed=seed, device=str(device), device_name=device_name(device),
+        pci_bus_id=pci_bus_id(device), amp_dtype=str(dtype).removeprefix("torch.") if dtype else None,
+        pid=os.getpid(), started_unix=round(now, 3), started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(now)),
+        versions={"python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__},
+        command=list(sys.argv),
+    )

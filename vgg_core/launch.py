@@ -1,12 +1,15 @@
 """Start training runs as their own processes, and stop or delete them, for the app.
 
-The run itself is ``python -m vgg_core train --run-dir ...`` in a new process session: a crash or
-an out-of-memory there ends that process only, and its run folder says what happened. No shell is
-involved and every value passed on has been validated, so nothing a user types becomes a command.
+The run itself is ``python -m vgg_core train --run-dir D --request D/request.json`` in a new
+process session: a crash or an out-of-memory there ends that process only, and its run folder
+says what happened. No shell is involved and the request is checked before it is written, so
+nothing a user types becomes a command. A folder the disk will not take (read-only, full) is
+refused before any process starts.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import json
 import os
@@ -14,125 +17,116 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Iterator
 
-from .device import resolve_device
-from .runs import LAUNCH, LOG, RunDirError, list_runs, new_run_id, request_stop, run_state, runs_root, safe_run_dir
-from .spec import ArchSpec, format_conv_arch
-from .train import ConfigError, TrainConfig, check_setup
+from .problems import ProblemsError, problem
+from .request import TrainRequest
+from .run_folder import LAUNCH, LOG, REQUEST, RunDirError, atomic_write, new_run_id, request_stop, runs_root, safe_run_dir
+from .runs import LIVE_STATES, RunRecord, launch_device, list_runs, read_run
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
-LIVE_STATES = ("starting", "running")
-_children: list[subprocess.Popen] = []  # reaped on every call, so finished runs leave no zombies
+MIN_FREE_BYTES = 64 << 20  # below this a run could not even write its first epoch's files
 
 
-class LaunchError(ValueError):
-    """A launch refused before any process started; the message is one line for the page.
-
-    ``problems`` keeps a refused setting's sentences apart, so the page can show each in its language.
-    """
-
-    def __init__(self, message: str, problems: list[str] | None = None):
-        super().__init__(message)
-        self.problems = list(problems) if problems else [message]
+class LaunchError(ProblemsError):
+    """A launch refused before any process started; one line for the page or the CLI."""
 
 
-@dataclass(frozen=True)
-class TrainRequest:
-    """What the Train page may set; the rest are the engine's (d2l's) defaults."""
-
-    epochs: int = 10
-    batch_size: int = 128
-    lr: float | None = None
-    optimizer: str = "sgd"
-    momentum: float = 0.0
-    weight_decay: float = 0.0
-    seed: int | None = None
-    device: str = "auto"
-    max_train_examples: int | None = None
-    max_test_examples: int | None = None
-    log_every: int = 10
-    amp: bool = True
-
-    def config(self) -> TrainConfig:
-        return TrainConfig(**asdict(self))
-
-
-def train_argv(spec: ArchSpec, request: TrainRequest, run_dir: Path) -> list[str]:
-    """The exact command line of a run; a list, never a shell string."""
-    argv = [
-        sys.executable, "-m", "vgg_core", "train", "--run-dir", str(run_dir),
-        "--arch", format_conv_arch(spec.conv_arch), "--ratio", str(spec.ratio),
-        "--in-channels", str(spec.in_channels), "--input-size", str(spec.input_size),
-        "--num-classes", str(spec.num_classes), "--fc-width", str(spec.fc_width), "--dropout", str(spec.dropout),
-        "--epochs", str(request.epochs), "--batch-size", str(request.batch_size),
-        "--optimizer", request.optimizer, "--momentum", str(request.momentum),
-        "--weight-decay", str(request.weight_decay), "--device", request.device,
-        "--log-every", str(request.log_every),
-    ]
-    if spec.batch_norm:
-        argv.append("--batch-norm")
-    if request.lr is not None:
-        argv += ["--lr", str(request.lr)]
-    if request.seed is not None:
-        argv += ["--seed", str(request.seed)]
-    if request.max_train_examples:
-        argv += ["--max-train-examples", str(request.max_train_examples)]
-    if request.max_test_examples:
-        argv += ["--max-test-examples", str(request.max_test_examples)]
-    if not request.amp:
-        argv.append("--no-amp")
-    return argv
-
-
-def run_device(run_dir: Path) -> str | None:
+def run_device(record: RunRecord) -> str | None:
     """The device a run holds, as resolved at launch ('cpu', 'cuda:0'); config.json once it started."""
-    for name, key in ((LAUNCH, "device"), ("config.json", "device")):
-        try:
-            return str(json.loads((run_dir / name).read_text(encoding="utf-8"))[key])
-        except (OSError, ValueError, KeyError, TypeError):
-            continue
-    return None
+    return launch_device(record.path) or (record.config.device if record.config else None)
 
 
 def busy_runs(device: str, root: Path | None = None) -> list[str]:
     """Ids of live runs on ``device``."""
-    reap()
-    return [r.run_id for r in list_runs(root) if r.state.state in LIVE_STATES and run_device(r.path) == device]
+    return [r.run_id for r in list_runs(root) if r.state.live and run_device(r) == device]
 
 
-def start_run(spec: ArchSpec, request: TrainRequest, root: Path | None = None, allow_busy: bool = False) -> Path:
-    """Launch a run in a new folder under ``root``; one run per device unless ``allow_busy``."""
+def start_run(request: TrainRequest, root: Path | None = None) -> Path:
+    """Launch a run in a new folder under ``root``; one run per device at a time."""
     try:
-        device = str(check_setup(spec, request.config()))
-    except (ConfigError, ValueError) as e:
-        raise LaunchError(str(e), getattr(e, "problems", None)) from None
+        device = str(request.check())
+    except ProblemsError as e:
+        raise LaunchError(e.problems) from None
     root = Path(root) if root is not None else runs_root()
-    root.mkdir(parents=True, exist_ok=True)
-    with _launch_lock(root):
+    with _disk_errors(root), _launch_lock(root):
         busy = busy_runs(device, root)
-        if busy and not allow_busy:
-            raise LaunchError(
-                f"{device} is busy with run {busy[0]}: stop it or wait until it ends (one run per device at a time)"
-            )
-        run_dir = safe_run_dir(root, new_run_id())
-        run_dir.mkdir()
-        argv = train_argv(spec, request, run_dir)
-        # The request keeps "auto"; the run is pinned to what "auto" means now, for the busy check.
-        argv[argv.index("--device") + 1] = device
-        with open(run_dir / LOG, "ab") as log:
-            proc = subprocess.Popen(
-                argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=PACKAGE_ROOT, env=_child_env(),
-                start_new_session=True,  # a Ctrl-C meant for the server does not reach the run, and vice versa
-            )
-        _children.append(proc)
-        record = {"device": device, "pid": proc.pid, "argv": argv, "time": round(time.time(), 3)}
-        (run_dir / LAUNCH).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        if busy:
+            raise LaunchError(problem("device_busy", device=device, run=busy[0]))
+        _check_free_space(root, request)
+        # The request keeps "auto" as asked; the run is pinned to what "auto" means now, for the busy check.
+        pinned = request.replace(settings=request.settings.replace(device=device))
+        run_dir = _prepare(root, pinned)
+        proc = _spawn(run_dir)
+        _record_launch(run_dir, proc, device)
     return run_dir
+
+
+def _record_launch(run_dir: Path, proc: subprocess.Popen, device: str) -> None:
+    """launch.json, or, if even that cannot be written, no run at all: the child is ended and its folder removed."""
+    record = {"device": device, "pid": proc.pid, "argv": proc.args, "time": round(time.time(), 3)}
+    try:
+        atomic_write(run_dir / LAUNCH, (json.dumps(record, indent=2) + "\n").encode())
+    except OSError:
+        proc.kill()
+        proc.wait()
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+
+
+def _prepare(root: Path, request: TrainRequest) -> Path:
+    run_dir = safe_run_dir(root, new_run_id())
+    run_dir.mkdir()
+    try:
+        atomic_write(run_dir / REQUEST, request.to_json().encode())
+    except OSError:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    return run_dir
+
+
+def train_argv(run_dir: Path) -> list[str]:
+    """The exact command line of a run; a list, never a shell string."""
+    return [sys.executable, "-m", "vgg_core", "train", "--run-dir", str(run_dir), "--request", str(run_dir / REQUEST)]
+
+
+def _spawn(run_dir: Path) -> subprocess.Popen:
+    with open(run_dir / LOG, "ab") as log:
+        proc = subprocess.Popen(
+            train_argv(run_dir), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=PACKAGE_ROOT,
+            env=child_env(), start_new_session=True,  # a Ctrl-C meant for the server does not reach the run
+        )
+    # Reap it the moment it ends, so a finished run never lingers as <defunct> under the server.
+    threading.Thread(target=proc.wait, name=f"reap-{proc.pid}", daemon=True).start()
+    return proc
+
+
+def _check_free_space(root: Path, request: TrainRequest) -> None:
+    """Refuse a launch whose weights alone would not fit on the disk (twice: the file and its replacement)."""
+    from .summary import summarize
+
+    need = MIN_FREE_BYTES + 2 * summarize(request.spec).param_bytes
+    free = shutil.disk_usage(root).free
+    if free < need:
+        from .report import human_bytes
+
+        raise LaunchError(problem("disk_low", path=str(root), free=human_bytes(free), need=human_bytes(need)))
+
+
+@contextmanager
+def _disk_errors(root: Path) -> Iterator[None]:
+    """A runs folder that cannot be made or written refuses the launch in one line."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        yield
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EROFS, errno.EACCES, errno.EPERM, errno.EDQUOT, errno.EIO, errno.ENOTDIR):
+            raise LaunchError(problem("disk_error", path=str(e.filename or root), why=os.strerror(e.errno))) from None
+        raise
 
 
 def measure_speed(device: str, amp: bool = True, timeout: float = 300) -> tuple[float, float]:
@@ -147,21 +141,34 @@ def measure_speed(device: str, amp: bool = True, timeout: float = 300) -> tuple[
         argv.append("--no-amp")
     try:
         done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True, text=True, cwd=PACKAGE_ROOT,
-                              env=_child_env(), timeout=timeout, start_new_session=True)
+                              env=child_env(), timeout=timeout, start_new_session=True)
     except subprocess.TimeoutExpired:
-        raise LaunchError(f"measuring the speed of {device} took over {timeout:.0f} s") from None
-    if done.returncode != 0:
-        lines = [line for line in done.stderr.splitlines() if line.strip()]
-        why = lines[-1].removeprefix("error: ") if lines else f"exit {done.returncode}"  # the CLI's one-line refusal
-        raise LaunchError(f"measuring the speed of {device} failed: {why}")
+        raise LaunchError(problem("speed_timeout", device=device, limit=f"{timeout:.0f}")) from None
     try:
         figures = json.loads(done.stdout)
+    except ValueError:
+        figures = None
+    if done.returncode != 0:
+        raise LaunchError(problem("speed_failed", device=device, why=_child_reason(figures, done)))
+    try:
         return float(figures["calibration_macs_per_sec"]), float(figures["step_overhead_s"])
-    except (ValueError, KeyError, TypeError):
-        raise LaunchError(f"measuring the speed of {device} gave no figure") from None
+    except (KeyError, TypeError, ValueError):
+        raise LaunchError(problem("speed_no_figure", device=device)) from None
 
 
-def _child_env() -> dict[str, str]:
+def _child_reason(figures: object, done: subprocess.CompletedProcess):
+    """The child's refusal as data (its JSON output), else its last line of stderr as text."""
+    from .problems import Problem
+
+    if isinstance(figures, dict) and isinstance(figures.get("problems"), list) and figures["problems"]:
+        found = Problem.from_dict(figures["problems"][0])
+        if found is not None:
+            return found
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    return lines[-1].removeprefix("error: ") if lines else f"exit {done.returncode}"
+
+
+def child_env() -> dict[str, str]:
     """The server's environment, with this package importable whatever the child's working folder."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PACKAGE_ROOT), env.get("PYTHONPATH")) if p)
@@ -169,10 +176,17 @@ def _child_env() -> dict[str, str]:
 
 
 def stop_run(run_dir: Path) -> None:
-    """Ask a live run to stop: the STOP file always; SIGTERM too once its handler is in place."""
-    request_stop(run_dir)
-    state = run_state(run_dir)
-    if state.state == "running" and state.pid:
+    """Ask a live run to stop: the STOP file always, and SIGTERM to its process.
+
+    A run still starting has no handler yet: SIGTERM then ends it before it trained anything,
+    and it shows as failed, never as starting forever.
+    """
+    try:
+        request_stop(run_dir)
+    except OSError:
+        pass
+    state = read_run(run_dir).state
+    if state.live and state.pid:
         try:
             os.kill(state.pid, signal.SIGTERM)
         except (ProcessLookupError, PermissionError):
@@ -180,18 +194,13 @@ def stop_run(run_dir: Path) -> None:
 
 
 def delete_run(root: Path, run_id: str) -> None:
-    """Remove a finished run's folder; live runs and anything outside ``root`` are refused."""
+    """Remove a run's folder that is not live (unreadable ones included); nothing outside ``root``."""
     path = safe_run_dir(root, run_id)
     if not path.is_dir():
-        raise RunDirError(f"run {run_id} does not exist")
-    if run_state(path).state in LIVE_STATES:
-        raise RunDirError(f"run {run_id} is still running: stop it first")
+        raise RunDirError(problem("run_missing", run=run_id))
+    if read_run(path).state.state in LIVE_STATES:
+        raise RunDirError(problem("run_live", run=run_id))
     shutil.rmtree(path)
-
-
-def reap() -> None:
-    """Collect exit statuses of finished children so they leave no zombie processes."""
-    _children[:] = [p for p in _children if p.poll() is None]
 
 
 @contextmanager

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-from .spec import ArchSpec
+from .spec import ArchSpec, format_conv_arch
 
 
 def vgg_block(num_convs: int, in_channels: int, out_channels: int, batch_norm: bool = False) -> nn.Sequential:
@@ -60,8 +60,7 @@ def model_code(spec: ArchSpec) -> str:
         + ("        layers.append(nn.BatchNorm2d(out_channels))\n" if bn else "")
         + "        layers.append(nn.ReLU())\n"
     )
-    arch = "(" + ", ".join(f"({n}, {c})" for n, c in spec.conv_arch) + ("," if len(spec.conv_arch) == 1 else "") + ")"
-    arch_line = f"conv_arch = {arch}\n"
+    arch_line = f"conv_arch = {format_conv_arch(spec.conv_arch)}\n"
     if spec.ratio != 1:
         arch_line += f"ratio = {spec.ratio}\nconv_arch = [(pair[0], pair[1] // ratio) for pair in conv_arch]\n"
     return (

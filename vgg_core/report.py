@@ -63,14 +63,6 @@ def blocks_frame(summary: Summary) -> pd.DataFrame:
     )
 
 
-def totals(summary: Summary) -> dict[str, int]:
-    keys = (
-        "total_params", "trainable_params", "total_macs", "param_bytes", "activation_bytes",
-        "conv_params", "fc_params", "conv_macs", "fc_macs", "flatten_size",
-    )
-    return {k: getattr(summary, k) for k in keys}
-
-
 def to_json(summary: Summary) -> str:
     return json.dumps(summary.to_dict(), indent=2)
 

@@ -1,272 +1,161 @@
-"""Run folders: written by the training process, read by the app, safe against a crash of either.
+"""Reading run folders, for the app and the CLI: one typed ``RunRecord`` per run, never trusting disk.
 
-One folder per run under the runs root ($VGG_RUNS_DIR, default ./runs):
-  config.json    spec, hyperparameters, device, versions (replaced atomically when it grows)
-  metrics.jsonl  one JSON object per line, appended and flushed line by line:
-                 {"kind": "status", "state": "running" | "completed" | "stopped" | "failed", ...}
-                 {"kind": "train", "epoch", "step", "examples", "elapsed_s", "train_loss", "train_acc", "examples_per_sec"}
-                 {"kind": "eval", "epoch", "test_loss", "test_acc", ...}
-  model.pt       {"state_dict", "spec", ...}, written atomically at the end and on stop
-  STOP           created by whoever wants the run to end; the trainer polls for it every step
-A reader never trusts the last line to be whole, and a "running" run whose process is gone is "lost".
+A folder is read through ``run_rows`` (typed rows, appended bytes only), ``run_config`` (a checked
+``config.json``) and ``request.json``; whatever cannot be read makes the record say why
+(``problem``), and a folder deleted while it is read simply drops out of the list. The state comes
+from the last status row, checked against the process table: a "running" run whose process is gone,
+is a zombie or had its pid reused is ``lost``; a run with no status yet is ``starting`` while its
+launched process lives (or for a grace period), then ``failed`` with its log's last words or ``lost``.
+
+``list_runs`` keeps a record per folder and rereads only files whose size or time changed, so a page
+that lists 1,000 finished runs every second costs a few stat calls per run.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import os
-import re
-import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import torch
+from .problems import Problem, problem
+from .request import TrainRequest
+from .run_config import RunConfig, read_config
+from .run_folder import CONFIG, LAUNCH, LOG, METRICS, REQUEST, RUN_ID, is_run_dir, run_file, runs_root
+from .run_rows import EvalRow, Metrics, MetricsFile, TrainRow
+from .spec import ProblemsError
 
-from .spec import ArchSpec
+LIVE_STATES = ("starting", "running")
+STARTING_GRACE_S = 120.0  # a folder with no status and no known process is "starting" this long
 
-RUNS_DIR_ENV = "VGG_RUNS_DIR"
-CONFIG, METRICS, MODEL, STOP, TRACEBACK = "config.json", "metrics.jsonl", "model.pt", "STOP", "traceback.txt"
-LAUNCH, LOG = "launch.json", "log.txt"  # written by vgg_core.launch when the app starts a run
-STATES = ("running", "completed", "stopped", "failed")
-FINAL_STATES = ("completed", "stopped", "failed")
-_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
-
-
-class RunDirError(ValueError):
-    pass
-
-
-# --- where runs live ----------------------------------------------------------------------------
-
-def runs_root() -> Path:
-    return Path(os.environ.get(RUNS_DIR_ENV) or "runs").expanduser().resolve()
-
-
-def new_run_id() -> str:
-    """Sortable by start time, unique without a lock: 20261127-183102-3f9a1c."""
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
-
-
-def safe_run_dir(root: str | os.PathLike, run_id: str) -> Path:
-    """``root/run_id`` only if run_id is a plain folder name that stays inside root (no '/', '..', links out)."""
-    if not isinstance(run_id, str) or not _RUN_ID.fullmatch(run_id) or run_id.strip(".") == "":
-        raise RunDirError(
-            f"run id {str(run_id)[:60]!r} is not allowed: use 1-128 letters, digits, '.', '_' or '-', not starting with '.' or '-'"
-        )
-    root = Path(root).expanduser().resolve()
-    path = root / run_id
-    if path.resolve().parent != root:
-        raise RunDirError(f"run id {run_id!r} leads outside the runs folder {root}")
-    return path
-
-
-def holds_run(run_dir: Path) -> bool:
-    return (run_dir / METRICS).exists() or (run_dir / CONFIG).exists()
-
-
-def refuse_used_run_dir(run_dir: Path) -> None:
-    """A folder that already holds a run is never written into: its rows and weights would mix with a new run's."""
-    if holds_run(run_dir):
-        raise RunDirError(f"run folder {run_dir} already holds a run; choose a new --run-dir")
-
-
-def request_stop(run_dir: str | os.PathLike) -> Path:
-    """Ask a run to end: it saves its weights and writes 'stopped' within a step or two."""
-    path = Path(run_dir) / STOP
-    path.touch()
-    return path
-
-
-# --- writing (the training process) -------------------------------------------------------------
-
-class RunWriter:
-    """The training process's handle on its run folder; every write survives a crash right after it."""
-
-    def __init__(self, run_dir: str | os.PathLike):
-        self.dir = Path(run_dir)
-        self.dir.mkdir(parents=True, exist_ok=True)
-        refuse_used_run_dir(self.dir)
-        self._metrics = open(self.dir / METRICS, "a", encoding="utf-8")
-
-    @property
-    def stop_file(self) -> Path:
-        return self.dir / STOP
-
-    def append(self, row: dict[str, Any], sync: bool = False) -> None:
-        self._metrics.write(json.dumps(_jsonable(row), allow_nan=False) + "\n")
-        self._metrics.flush()
-        if sync:
-            os.fsync(self._metrics.fileno())
-
-    def status(self, state: str, **extra: Any) -> None:
-        if state not in STATES:
-            raise ValueError(f"unknown run state {state!r}")
-        self.append({"kind": "status", "state": state, "time": round(time.time(), 3), **extra}, sync=True)
-
-    def write_config(self, config: dict[str, Any]) -> None:
-        _atomic_write(self.dir / CONFIG, (json.dumps(_jsonable(config), indent=2) + "\n").encode())
-
-    def save_model(self, model: torch.nn.Module, spec: ArchSpec, **extra: Any) -> Path:
-        state = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
-        path = self.dir / MODEL
-        tmp = path.with_name(f".{MODEL}.{os.getpid()}.tmp")
-        torch.save({"format": 1, "state_dict": state, "spec": spec.to_dict(), **extra}, tmp)
-        os.replace(tmp, path)
-        return path
-
-    def write_traceback(self, text: str) -> None:
-        _atomic_write(self.dir / TRACEBACK, text.encode())
-
-    def close(self) -> None:
-        self._metrics.close()
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    return value
-
-
-# --- reading (the app) ---------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class RunState:
-    state: str  # running | completed | stopped | failed | lost | starting
-    reason: str | None = None  # the failure's one line, what stopped it, or why it counts as lost
+    state: str  # starting | running | completed | stopped | failed | lost
+    reason: Problem | None = None  # why it failed, what stopped it, why it counts as lost
     pid: int | None = None
+
+    @property
+    def live(self) -> bool:
+        return self.state in LIVE_STATES
 
 
 @dataclass(frozen=True)
-class RunInfo:
+class RunRecord:
     run_id: str
     path: Path
     state: RunState
-    config: dict[str, Any] | None
-    started: float  # unix time, for sorting
-    last_train: dict[str, Any] | None = None
-    last_eval: dict[str, Any] | None = None
-    rows: int = field(default=0)
+    config: RunConfig | None
+    request: TrainRequest | None  # request.json, else the config's
+    metrics: Metrics = field(default_factory=Metrics)
+    started: float = 0.0  # unix time, for sorting
+    problem: Problem | None = None  # why (part of) the folder cannot be read
+
+    @property
+    def last_train(self) -> TrainRow | None:
+        return self.metrics.last_train
+
+    @property
+    def last_eval(self) -> EvalRow | None:
+        return self.metrics.last_eval
+
+    @property
+    def best_test_acc(self) -> float | None:
+        accs = [e.test_acc for e in self.metrics.evals if e.test_acc is not None]
+        return max(accs) if accs else None
+
+    @property
+    def unreadable(self) -> bool:
+        """Shown as "unreadable: <reason>": nothing to draw, but it can be deleted once not live."""
+        return self.problem is not None and self.config is None and not self.state.live
 
 
-def read_config(run_dir: str | os.PathLike) -> dict[str, Any] | None:
+# --- one folder ------------------------------------------------------------------------------------
+
+def read_request(run_dir: Path) -> tuple[TrainRequest | None, Problem | None]:
+    path = run_file(run_dir, REQUEST)
+    if path is None:
+        return None, None
     try:
-        value = json.loads((Path(run_dir) / CONFIG).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return value if isinstance(value, dict) else None
+        return TrainRequest.read(path), None
+    except ProblemsError as e:
+        return None, problem("config_invalid", field=REQUEST, why=e.problems[0])
 
 
-def read_metrics(run_dir: str | os.PathLike) -> list[dict[str, Any]]:
-    """Every whole row; a line being written at this moment (or torn by a crash) is left out."""
-    try:
-        text = (Path(run_dir) / METRICS).read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return []
-    rows = []
-    for line in text.splitlines():
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(row, dict) and isinstance(row.get("kind"), str):
-            rows.append(row)
-    return rows
-
-
-def run_state(run_dir: str | os.PathLike, rows: list[dict[str, Any]] | None = None) -> RunState:
+def run_state(run_dir: Path, metrics: Metrics, now: float | None = None) -> RunState:
     """The last status written, with 'running' checked against the process table."""
-    rows = read_metrics(run_dir) if rows is None else rows
-    statuses = [r for r in rows if r["kind"] == "status" and r.get("state") in STATES]
-    if not statuses:
-        return _launch_state(Path(run_dir))
-    last = statuses[-1]
-    pid = last.get("pid") or next((r.get("pid") for r in reversed(statuses) if r.get("pid")), None)
-    state = last["state"]
-    if state == "running":
-        if isinstance(pid, int) and not _process_alive(pid, last.get("time")):
-            return RunState("lost", f"the training process (pid {pid}) ended without writing a final status", pid)
+    last = metrics.last_status
+    if last is None:
+        return _launch_state(run_dir, time.time() if now is None else now)
+    pid = last.pid or next((s.pid for s in reversed(metrics.statuses) if s.pid), None)
+    if last.state == "running":
+        if pid is None:
+            return RunState("lost", problem("run_no_pid"))
+        if not process_alive(pid, last.time):
+            return RunState("lost", problem("run_lost", pid=pid), pid)
         return RunState("running", None, pid)
-    return RunState(state, last.get("error") or last.get("reason"), pid)
+    reason = last.problem or (problem("run_log_line", line=last.error) if last.error else None)
+    if reason is None and last.reason:
+        reason = problem("stopped_by", how=last.reason)
+    return RunState(last.state, reason, pid)
 
 
-def _launch_state(run_dir: Path) -> RunState:
+def _launch_state(run_dir: Path, now: float) -> RunState:
     """No status yet: 'starting' while the launched process lives, else 'failed' with its last words."""
+    pid, since = read_launch(run_dir)
+    if pid is not None:
+        if process_alive(pid, since):
+            return RunState("starting", problem("run_starting"), pid)
+        line = _last_line(run_dir / LOG)
+        return RunState("failed", problem("run_log_line", line=line) if line else problem("run_never_started"), pid)
     try:
-        launch = json.loads((run_dir / LAUNCH).read_text(encoding="utf-8"))
-        pid, since = int(launch["pid"]), float(launch["time"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return RunState("starting", "no status written yet")
-    if _process_alive(pid, since):
-        return RunState("starting", "the training process is starting", pid)
-    return RunState("failed", _last_line(run_dir / LOG) or "the training process ended before it started", pid)
+        age = now - run_dir.stat().st_mtime
+    except OSError:
+        age = STARTING_GRACE_S
+    if age < STARTING_GRACE_S:
+        return RunState("starting", problem("run_no_status"))
+    return RunState("lost", problem("run_no_process"))
+
+
+def read_launch(run_dir: Path) -> tuple[int | None, float | None]:
+    """(pid, unix time) from launch.json, or (None, None) if it is missing or not what launch writes."""
+    path = run_file(run_dir, LAUNCH)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8")) if path and path.stat().st_size < 65536 else None
+    except (OSError, ValueError, RecursionError):
+        data = None
+    if not isinstance(data, dict):
+        return None, None
+    pid, since = data.get("pid"), data.get("time")
+    ok_pid = isinstance(pid, int) and not isinstance(pid, bool) and 0 < pid < 2**31
+    ok_time = isinstance(since, (int, float)) and not isinstance(since, bool) and 0 <= since < 1e11
+    return (pid, float(since)) if ok_pid and ok_time else (None, None)
+
+
+def launch_device(run_dir: Path) -> str | None:
+    """The device a launched run holds ('cpu', 'cuda:0'), as launch.json says."""
+    path = run_file(run_dir, LAUNCH)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8")) if path and path.stat().st_size < 65536 else None
+    except (OSError, ValueError, RecursionError):
+        return None
+    device = data.get("device") if isinstance(data, dict) else None
+    return device[:40] if isinstance(device, str) else None
 
 
 def _last_line(path: Path) -> str | None:
     try:
-        lines = [line.strip() for line in path.read_text(encoding="utf-8", errors="replace").splitlines()]
+        with open(path, "rb") as f:
+            f.seek(max(0, f.seek(0, os.SEEK_END) - 4096))
+            lines = [line.strip() for line in f.read().decode("utf-8", "replace").splitlines()]
     except OSError:
         return None
     return next((line[:300] for line in reversed(lines) if line), None)
 
 
-def list_runs(root: str | os.PathLike | None = None) -> list[RunInfo]:
-    """Every run folder under root, newest first."""
-    root = Path(root) if root is not None else runs_root()
-    if not root.is_dir():
-        return []
-    infos = []
-    for path in root.iterdir():
-        if not path.is_dir() or not _RUN_ID.fullmatch(path.name) or not (holds_run(path) or (path / LAUNCH).exists()):
-            continue
-        rows = read_metrics(path)
-        config = read_config(path)
-        started = (config or {}).get("started_unix") or next((r.get("time") for r in rows if r["kind"] == "status"), None)
-        infos.append(
-            RunInfo(
-                run_id=path.name, path=path, state=run_state(path, rows), config=config,
-                started=float(started) if isinstance(started, (int, float)) else path.stat().st_mtime,
-                last_train=next((r for r in reversed(rows) if r["kind"] == "train"), None),
-                last_eval=next((r for r in reversed(rows) if r["kind"] == "eval"), None),
-                rows=len(rows),
-            )
-        )
-    return sorted(infos, key=lambda i: (i.started, i.run_id), reverse=True)
-
-
-def load_model(run_dir: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[torch.nn.Module, ArchSpec, dict[str, Any]]:
-    """(model in eval mode, its spec, the rest of model.pt) from a finished or stopped run."""
-    from .model import build_model
-
-    saved = torch.load(Path(run_dir) / MODEL, map_location=device, weights_only=True)
-    spec = ArchSpec.from_dict(saved["spec"])
-    model = build_model(spec)
-    model.load_state_dict(saved["state_dict"])
-    model.to(device).eval()
-    return model, spec, {k: v for k, v in saved.items() if k not in ("state_dict", "spec")}
-
-
-def _process_alive(pid: int, since: float | None) -> bool:
+def process_alive(pid: int, since: float | None) -> bool:
     """Alive, not a zombie, and not a newer process that reused the pid."""
     import psutil
 
@@ -275,7 +164,90 @@ def _process_alive(pid: int, since: float | None) -> bool:
         if proc.status() == psutil.STATUS_ZOMBIE:
             return False
         return since is None or proc.create_time() <= float(since) + 1.0
-    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+    except (psutil.NoSuchProcess, psutil.ZombieProcess, ValueError, OverflowError):
         return False
     except psutil.AccessDenied:
         return True
+
+
+# --- many folders, cached ----------------------------------------------------------------------------
+
+class _Folder:
+    """What is known of one run folder: its metrics reader and the stat keys of its small files."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.metrics_file = MetricsFile(path / METRICS)
+        self.keys: tuple | None = None
+        self.record: RunRecord | None = None
+
+
+_folders: dict[Path, _Folder] = {}
+_lock = threading.Lock()
+
+
+def _stat_key(path: Path) -> tuple | None:
+    try:
+        s = os.stat(path)
+    except OSError:
+        return None
+    return s.st_ino, s.st_size, s.st_mtime_ns
+
+
+def read_run(path: Path, folder: _Folder | None = None) -> RunRecord:
+    """The record of one run folder (cached in ``folder`` where given)."""
+    folder = folder or _Folder(path)
+    keys = tuple(_stat_key(path / name) for name in (METRICS, CONFIG, REQUEST, LAUNCH))
+    if folder.record is not None and keys == folder.keys and not folder.record.state.live:
+        return folder.record
+    metrics = folder.metrics_file.read()
+    config, config_problem = read_config(path)
+    request, request_problem = read_request(path)
+    started = _started(path, config, metrics)
+    record = RunRecord(path.name, path, run_state(path, metrics), config, request or (config.request if config else None),
+                       metrics, started, config_problem or request_problem)
+    folder.keys, folder.record = keys, record
+    return record
+
+
+def _started(path: Path, config: RunConfig | None, metrics: Metrics) -> float:
+    if config is not None and config.started_unix is not None:
+        return config.started_unix
+    first = next((s.time for s in metrics.statuses if s.time is not None), None)
+    if first is not None:
+        return first
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def list_runs(root: str | os.PathLike | None = None) -> list[RunRecord]:
+    """Every run folder under root, newest first; folders that vanish mid-read are left out."""
+    root = Path(root) if root is not None else runs_root()
+    try:
+        entries = [Path(e.path) for e in os.scandir(root) if e.is_dir(follow_symlinks=False) and RUN_ID.fullmatch(e.name)]
+    except OSError:
+        return []
+    records = []
+    with _lock:
+        for path in entries:
+            if not is_run_dir(path):
+                continue
+            folder = _folders.get(path) or _folders.setdefault(path, _Folder(path))
+            record = read_run(path, folder)
+            if path.is_dir():
+                records.append(record)
+        for gone in [p for p in _folders if p.parent == root and p not in set(entries)]:
+            del _folders[gone]
+    return sorted(records, key=lambda r: (r.started, r.run_id), reverse=True)
+
+
+def find_run(root: Path, run_id: str) -> RunRecord | None:
+    return next((r for r in list_runs(root) if r.run_id == run_id), None)
+
+
+__all__ = [
+    "RunState", "RunRecord", "LIVE_STATES", "list_runs", "read_run", "run_state", "find_run", "process_alive",
+    "read_launch", "launch_device", "read_request",
+]

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
+
+from .problems import Count, Problem, ProblemsError, problem
 
 # Upper limits: generous for any real VGG, small enough that a typo cannot describe a model
 # whose mere description (or the meta-device forward behind the summary) takes the server down.
@@ -33,14 +36,6 @@ _PAPER_CONVS = {
     "vgg16": (2, 2, 3, 3, 3),  # D
     "vgg19": (2, 2, 4, 4, 4),  # E
 }
-
-
-class ProblemsError(ValueError):
-    """Refused input: ``problems`` holds one plain sentence each; the message joins them on one line."""
-
-    def __init__(self, problems: Iterable[str]):
-        self.problems = list(problems)
-        super().__init__("; ".join(self.problems))
 
 
 class SpecError(ProblemsError):
@@ -91,7 +86,7 @@ class ArchSpec:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise SpecError([f"unknown spec field(s): {', '.join(unknown)}; allowed: {', '.join(sorted(known))}"])
+            raise SpecError(unknown_fields("spec", unknown, known))
         kwargs = dict(data)
         if "conv_arch" in kwargs:
             kwargs["conv_arch"] = _as_blocks(kwargs["conv_arch"])
@@ -109,21 +104,18 @@ def parse_conv_arch(text: str) -> tuple[tuple[int, int], ...]:
     spaces or commas).
     """
     if not isinstance(text, str):
-        raise SpecError([f"conv_arch must be text, got {type(text).__name__}"])
+        raise SpecError(problem("conv_arch_not_text", got=type(text).__name__))
     text = text.strip()
     if not text:
-        raise SpecError(["conv_arch is empty; write blocks as ((1, 64), (1, 128)) or 1x64 1x128"])
+        raise SpecError(problem("conv_arch_empty"))
     if len(text) > MAX_ARCH_TEXT:
-        raise SpecError([f"conv_arch text is {len(text)} characters; at most {MAX_ARCH_TEXT} allowed"])
+        raise SpecError(problem("conv_arch_too_long", n=len(text), most=MAX_ARCH_TEXT))
     if not re.search(r"[()\[\]]", text) and re.search(r"\d\s*[x×X]", text):
         return _parse_compact(text)
     try:
         value = ast.literal_eval(text)
     except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
-        raise SpecError(
-            [f"conv_arch {_clip(text)} is not a list of (num_convs, out_channels) pairs; "
-             "write ((1, 64), (1, 128), (2, 256)) or 1x64 1x128 2x256"]
-        ) from None
+        raise SpecError(problem("conv_arch_unreadable", text=_clip(text))) from None
     return _as_blocks(value)
 
 
@@ -146,7 +138,7 @@ def _parse_compact(text: str) -> tuple[tuple[int, int], ...]:
     for i, token in enumerate(t for t in re.split(r"[\s,;]+", text) if t):
         m = re.fullmatch(r"(\d+)[x×X](\d+)", token)
         if not m:
-            raise SpecError([f"block {i + 1}: {token!r} is not NUMxCHANNELS such as 2x256"])
+            raise SpecError(problem("block_token", block=i + 1, token=repr(token)))
         pairs.append((int(m.group(1)), int(m.group(2))))
     return _as_blocks(pairs)
 
@@ -154,14 +146,14 @@ def _parse_compact(text: str) -> tuple[tuple[int, int], ...]:
 def _as_blocks(value: Any) -> tuple[tuple[Any, Any], ...]:
     """Shape check only: a sequence of pairs. Numbers are checked with the rest of the spec."""
     if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
-        raise SpecError([f"conv_arch must be a list of (num_convs, out_channels) pairs, got {_clip(repr(value))}"])
-    if len(value) == 2 and all(_is_int(v) for v in value):
+        raise SpecError(problem("conv_arch_not_list", got=_clip(repr(value))))
+    if len(value) == 2 and all(is_int(v) for v in value):
         # ``(1, 64)`` alone: one block; literal_eval of "(1, 64)," is the same thing.
         value = (value,)
     blocks, problems = [], []
     for i, block in enumerate(value):
         if not isinstance(block, (list, tuple)) or len(block) != 2:
-            problems.append(f"block {i + 1}: {_clip(repr(block))} is not a (num_convs, out_channels) pair")
+            problems.append(problem("block_not_pair", block=i + 1, value=_clip(repr(block))))
         else:
             blocks.append(tuple(block))
     if problems:
@@ -169,68 +161,74 @@ def _as_blocks(value: Any) -> tuple[tuple[Any, Any], ...]:
     return tuple(blocks)
 
 
-def _is_int(v: Any) -> bool:
+def is_int(v: Any) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
+
+
+def is_number(v: Any) -> bool:
+    """A finite int or float, not a bool (True is an int to Python, never a number to a user)."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
 
 
 def _clip(text: str, n: int = 60) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def _check_int(problems: list[str], label: str, value: Any, low: int, high: int) -> bool:
-    if not _is_int(value):
-        problems.append(f"{label} must be a whole number from {low} to {high}, got {_clip(repr(value))}")
+def check_int(problems: list[Problem], name: str, value: Any, low: int, high: int, **where: Any) -> bool:
+    """Append why ``value`` is not a whole number from ``low`` to ``high`` (``where``: e.g. its block)."""
+    if not is_int(value):
+        problems.append(problem("not_whole_number", **where, name=name, low=low, high=high, got=_clip(repr(value))))
         return False
     if not low <= value <= high:
-        problems.append(f"{label} must be from {low} to {high}, got {value}")
+        problems.append(problem("out_of_range", **where, name=name, low=low, high=high, got=value))
         return False
     return True
 
 
-def _problems(spec: ArchSpec) -> list[str]:
-    problems: list[str] = []
-    ratio_ok = _check_int(problems, "ratio", spec.ratio, 1, MAX_RATIO)
-    _check_int(problems, "in_channels", spec.in_channels, 1, MAX_IN_CHANNELS)
-    size_ok = _check_int(problems, "input_size", spec.input_size, 1, MAX_INPUT_SIZE)
-    _check_int(problems, "num_classes", spec.num_classes, 1, MAX_NUM_CLASSES)
-    _check_int(problems, "fc_width", spec.fc_width, 1, MAX_FC_WIDTH)
-    if isinstance(spec.dropout, bool) or not isinstance(spec.dropout, (int, float)) or not 0 <= spec.dropout < 1:
-        problems.append(f"dropout must be a number from 0 up to (not including) 1, got {_clip(repr(spec.dropout))}")
+def unknown_fields(what: str, unknown: Iterable[str], known: Iterable[str]) -> Problem:
+    return problem("unknown_fields", what=what, names=", ".join(unknown), allowed=", ".join(sorted(known)))
+
+
+def _problems(spec: ArchSpec) -> list[Problem]:
+    problems: list[Problem] = []
+    ratio_ok = check_int(problems, "ratio", spec.ratio, 1, MAX_RATIO)
+    check_int(problems, "in_channels", spec.in_channels, 1, MAX_IN_CHANNELS)
+    size_ok = check_int(problems, "input_size", spec.input_size, 1, MAX_INPUT_SIZE)
+    check_int(problems, "num_classes", spec.num_classes, 1, MAX_NUM_CLASSES)
+    check_int(problems, "fc_width", spec.fc_width, 1, MAX_FC_WIDTH)
+    if not (is_number(spec.dropout) and 0 <= spec.dropout < 1):
+        problems.append(problem("number_below", name="dropout", low=0, high=1, got=_clip(repr(spec.dropout))))
     if not isinstance(spec.batch_norm, bool):
-        problems.append(f"batch_norm must be true or false, got {_clip(repr(spec.batch_norm))}")
+        problems.append(problem("not_bool", name="batch_norm", got=_clip(repr(spec.batch_norm))))
 
     arch = spec.conv_arch
     if not isinstance(arch, (list, tuple)) or not all(isinstance(b, (list, tuple)) and len(b) == 2 for b in arch):
-        problems.append("conv_arch must be a list of (num_convs, out_channels) pairs")
+        problems.append(problem("conv_arch_shape"))
         return problems
     if not arch:
-        problems.append("conv_arch has no blocks; at least 1 is needed")
+        problems.append(problem("no_blocks"))
         return problems
     if len(arch) > MAX_BLOCKS:
-        problems.append(f"conv_arch has {len(arch)} blocks; at most {MAX_BLOCKS} allowed")
+        problems.append(problem("too_many_blocks", n=len(arch), most=MAX_BLOCKS))
     for i, (n, c) in enumerate(arch, start=1):
-        _check_int(problems, f"block {i}: num_convs", n, 1, MAX_CONVS_PER_BLOCK)
-        if _check_int(problems, f"block {i}: out_channels", c, 1, MAX_CHANNELS) and ratio_ok and c // spec.ratio == 0:
-            problems.append(
-                f"block {i}: ratio {spec.ratio} leaves {c} // {spec.ratio} = 0 channels; "
-                f"use a ratio of at most {c} or more channels"
-            )
+        check_int(problems, "num_convs", n, 1, MAX_CONVS_PER_BLOCK, block=i)
+        if check_int(problems, "out_channels", c, 1, MAX_CHANNELS, block=i) and ratio_ok and c // spec.ratio == 0:
+            problems.append(problem("ratio_zero_channels", block=i, ratio=spec.ratio, channels=c))
     if size_ok and len(arch) <= MAX_BLOCKS:
-        side = spec.input_size
-        for i in range(1, len(arch) + 1):
-            side //= 2
-            if side == 0:
-                problems.append(
-                    f"input_size {spec.input_size} is too small for {_blocks(len(arch))}: the side reaches 0 "
-                    f"after block {i} (each block halves it); use input_size >= {2 ** len(arch)}"
-                    + (f" or at most {_blocks(i - 1)}" if i > 1 else "")
-                )
-                break
+        problems += _size_problems(spec.input_size, len(arch))
     return problems
 
 
-def _blocks(n: int) -> str:
-    return f"{n} block" if n == 1 else f"{n} blocks"
+def _size_problems(size: int, blocks: int) -> list[Problem]:
+    """Each block halves the side (rounding down): it must not reach 0."""
+    for i in range(1, blocks + 1):
+        size_after = size >> i
+        if size_after == 0:
+            args = dict(size=size, blocks=Count("blocks", blocks), at=i, need=2**blocks)
+            if i > 1:
+                return [problem("input_too_small_or_fewer", **args, fewer=Count("blocks", i - 1))]
+            return [problem("input_too_small", **args)]
+    return []
 
 
 PRESETS: dict[str, ArchSpec] = {
@@ -239,17 +237,9 @@ PRESETS: dict[str, ArchSpec] = {
     "d2l": ArchSpec(ratio=4),
 }
 
-PRESET_LABELS = {
-    "vgg11": "VGG-11 (A)",
-    "vgg13": "VGG-13 (B)",
-    "vgg16": "VGG-16 (D)",
-    "vgg19": "VGG-19 (E)",
-    "d2l": "d2l training (VGG-11, ratio 4)",
-}
-
 
 def preset(name: str) -> ArchSpec:
     try:
         return PRESETS[name]
     except KeyError:
-        raise SpecError([f"unknown preset {name!r}; allowed: {', '.join(PRESETS)}"]) from None
+        raise SpecError(problem("unknown_preset", name=repr(name), allowed=", ".join(PRESETS))) from None

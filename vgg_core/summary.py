@@ -69,61 +69,74 @@ class Summary:
         return d
 
 
+@dataclass(frozen=True)
+class _Seen:
+    """What the forward hooks record of one leaf module: its name, the module and its output shape."""
+
+    name: str
+    module: nn.Module
+    output_shape: tuple[int, ...]
+
+
 def summarize(spec: ArchSpec) -> Summary:
-    """Summarise ``spec`` without allocating a single weight."""
+    """Summarise ``spec`` without allocating a single weight: record, then aggregate."""
     with torch.device("meta"):
         model = build_model(spec)
-    model.eval()
-    shapes: dict[str, tuple[int, ...]] = {}
+    seen, flops = _record(model.eval(), (1, spec.in_channels, spec.input_size, spec.input_size))
+    layers = [_layer_row(s, len(spec.conv_arch), flops, type(model).__name__) for s in seen]
+    return _aggregate(spec, model, layers, flops)
+
+
+def _record(model: nn.Module, input_shape: tuple[int, ...]) -> tuple[list[_Seen], dict[str, dict]]:
+    """One meta forward pass: hooks fill a record per leaf module, FlopCounterMode counts each op."""
+    seen: list[_Seen] = []
     leaves = [(name, m) for name, m in model.named_modules() if name and not list(m.children())]
-    handles = [m.register_forward_hook(_record_shape(shapes, name)) for name, m in leaves]
-    x = torch.empty(1, spec.in_channels, spec.input_size, spec.input_size, device="meta")
+
+    def hook(name: str, module: nn.Module):
+        return lambda _m, _inputs, output: seen.append(_Seen(name, module, tuple(output.shape)))
+
+    handles = [m.register_forward_hook(hook(name, m)) for name, m in leaves]
     try:
         with FlopCounterMode(display=False) as counter:
-            model(x)
+            model(torch.empty(*input_shape, device="meta"))
     finally:
         for h in handles:
             h.remove()
-    flops = counter.get_flop_counts()
-    root = type(model).__name__
+    return seen, counter.get_flop_counts()
 
-    n_blocks = len(spec.conv_arch)
-    layers = []
-    for name, module in leaves:
-        top = int(name.split(".")[0])
-        shape = shapes[name]
-        layers.append(
-            LayerRow(
-                block=f"block {top + 1}" if top < n_blocks else CLASSIFIER,
-                name=name,
-                type=type(module).__name__,
-                output_shape=shape,
-                params=sum(p.numel() for p in module.parameters(recurse=False)),
-                # FLOPs = 2 x MACs for convolutions and matrix products, the only ops counted.
-                macs=sum(flops.get(f"{root}.{name}", {}).values()) // 2,
-                activation_bytes=math.prod(shape) * BYTES_PER_VALUE,
-            )
-        )
+
+def _layer_row(seen: _Seen, n_blocks: int, flops: dict[str, dict], root: str) -> LayerRow:
+    top = int(seen.name.split(".")[0])
+    return LayerRow(
+        block=f"block {top + 1}" if top < n_blocks else CLASSIFIER,
+        name=seen.name,
+        type=type(seen.module).__name__,
+        output_shape=seen.output_shape,
+        params=sum(p.numel() for p in seen.module.parameters(recurse=False)),
+        # FLOPs = 2 x MACs for convolutions and matrix products, the only ops counted.
+        macs=sum(flops.get(f"{root}.{seen.name}", {}).values()) // 2,
+        activation_bytes=math.prod(seen.output_shape) * BYTES_PER_VALUE,
+    )
+
+
+def _block_rows(layers: list[LayerRow]) -> list[BlockRow]:
     blocks = []
     for label in dict.fromkeys(r.block for r in layers):
         rows = [r for r in layers if r.block == label]
-        blocks.append(
-            BlockRow(
-                block=label,
-                output_shape=rows[-1].output_shape,
-                params=sum(r.params for r in rows),
-                macs=sum(r.macs for r in rows),
-                activation_bytes=sum(r.activation_bytes for r in rows),
-            )
-        )
+        blocks.append(BlockRow(label, rows[-1].output_shape, sum(r.params for r in rows), sum(r.macs for r in rows),
+                               sum(r.activation_bytes for r in rows)))
+    return blocks
+
+
+def _aggregate(spec: ArchSpec, model: nn.Module, layers: list[LayerRow], flops: dict[str, dict]) -> Summary:
     params = list(model.parameters())
     conv_rows = [r for r in layers if r.block != CLASSIFIER]
     fc_rows = [r for r in layers if r.block == CLASSIFIER]
     return Summary(
         spec=spec,
-        input_shape=tuple(x.shape),
+        input_shape=(1, spec.in_channels, spec.input_size, spec.input_size),
         layers=layers,
-        blocks=blocks,
+        blocks=_block_rows(layers),
         total_params=sum(p.numel() for p in params),
         trainable_params=sum(p.numel() for p in params if p.requires_grad),
         total_macs=sum(flops.get("Global", {}).values()) // 2,
@@ -135,10 +148,3 @@ def summarize(spec: ArchSpec) -> Summary:
         fc_macs=sum(r.macs for r in fc_rows),
         flatten_size=spec.flatten_size,
     )
-
-
-def _record_shape(shapes: dict[str, tuple[int, ...]], name: str):
-    def hook(_module: nn.Module, _inputs: Any, output: torch.Tensor) -> None:
-        shapes[name] = tuple(output.shape)
-
-    return hook

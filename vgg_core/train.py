@@ -5,7 +5,11 @@ epoch averages of loss and accuracy, test accuracy in eval mode after each epoch
 over training time only. What changes: batches come from tensors already on the device and are
 resized there; running sums stay on the device and are read only when a row is logged; bf16
 autocast and channels_last on CUDA. The loop itself knows nothing of files or signals: it hands
-rows to ``emit`` and asks ``should_stop`` once per step.
+rows to ``emit``, asks ``should_stop`` once per step and tells ``on_epoch`` when an epoch is done.
+
+``fit`` reads as d2l's loop: for each epoch, ``train_epoch`` (steps from ``train_step``, sums in an
+``Accumulator``), then ``evaluate``. ``LoopState`` is where training stands (epochs, steps,
+examples, time), so a run can be resumed from it.
 """
 
 from __future__ import annotations
@@ -13,82 +17,77 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from dataclasses import asdict, dataclass
-from typing import Any, Callable
+from dataclasses import dataclass, field
+from typing import Callable, Iterable
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .data import NUM_CLASSES, FashionMNIST
-from .device import DeviceError, resolve_device
+from .data import FashionMNIST
 from .model import build_model, init_xavier
 from .pipeline import epoch_batches, num_batches, to_model_input
-from .spec import ArchSpec, ProblemsError
+from .request import TrainSettings
+from .run_rows import EvalRow, Row, TrainRow
+from .spec import ArchSpec
 from .speed import relu_in_place
 
-OPTIMIZERS = ("sgd", "adam")
-COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
-DEFAULT_LR = {"sgd": 0.05, "adam": 0.001}  # d2l's VGG lr; Adam's usual default
-Row = dict[str, Any]
+
+# --- the pieces -------------------------------------------------------------------------------------
+
+class Accumulator:
+    """d2l's ``Accumulator``, kept on the device: adding costs no host sync; ``read`` is the one."""
+
+    def __init__(self, n: int, device: torch.device):
+        self.sums = torch.zeros(n, device=device)
+
+    def add(self, *values: torch.Tensor) -> None:
+        self.sums += torch.stack([v.float() for v in values])
+
+    def read(self) -> list[float]:
+        return self.sums.tolist()
 
 
-class ConfigError(ProblemsError):
-    """Bad training settings (not a SpecError: callers tell the two apart)."""
+@dataclass
+class LoopState:
+    """Where training stands; the loop advances it, a checkpoint can save and restore it."""
+
+    epochs_done: int = 0
+    step: int = 0
+    examples: int = 0
+    eval_seconds: float = 0.0  # time in evaluations, left out of training time
+    started: float = field(default_factory=time.perf_counter)
+
+    def times(self) -> tuple[float, float]:
+        """(seconds since the start, of which training) for a row."""
+        elapsed = time.perf_counter() - self.started
+        return elapsed, elapsed - self.eval_seconds
 
 
 @dataclass(frozen=True)
-class TrainConfig:
-    epochs: int = 10
-    batch_size: int = 128
-    lr: float | None = None  # None: DEFAULT_LR of the optimizer
-    optimizer: str = "sgd"
-    momentum: float = 0.0
-    weight_decay: float = 0.0
-    seed: int | None = None  # None: drawn at random and recorded
-    device: str = "auto"
-    amp: bool = True  # bf16 autocast on CUDA (fp16 + loss scaling before Ampere); no effect elsewhere
-    compile: str | None = None  # a torch.compile mode (COMPILE_MODES), None: eager
-    channels_last: bool = True
-    max_train_examples: int | None = None
-    max_test_examples: int | None = None
-    log_every: int = 10
-    data_dir: str | None = None
+class StepContext:
+    """What every step needs: the nets, the optimizer, mixed precision and the input's shape."""
 
-    @property
-    def learning_rate(self) -> float:
-        return self.lr if self.lr is not None else DEFAULT_LR.get(self.optimizer, 0.05)
+    net: nn.Module  # what is called: the model or its compiled form
+    eager: nn.Module  # the plain model (same weights), for shapes the compiled net was not built for
+    device: torch.device
+    optimizer: torch.optim.Optimizer
+    autocast: contextlib.AbstractContextManager
+    scaler: torch.amp.GradScaler | None
+    batch_size: int
+    size: int
+    channels: int
+    channels_last: bool
 
-    def problems(self) -> list[str]:
-        p: list[str] = []
-        for name, low in (("epochs", 1), ("batch_size", 1), ("log_every", 1)):
-            v = getattr(self, name)
-            if not _is_int(v) or v < low:
-                p.append(f"{name} must be a whole number >= {low}, got {v!r}")
-        for name in ("max_train_examples", "max_test_examples"):
-            v = getattr(self, name)
-            if v is not None and (not _is_int(v) or v < 1):
-                p.append(f"{name} must be a whole number >= 1 (or left out for the whole split), got {v!r}")
-        if self.seed is not None and (not _is_int(self.seed) or not 0 <= self.seed < 2**63):
-            p.append(f"seed must be a whole number from 0 to 2**63-1, got {self.seed!r}")
-        if self.optimizer not in OPTIMIZERS:
-            p.append(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")
-        if self.lr is not None and not (_is_num(self.lr) and 0 < self.lr <= 10):
-            p.append(f"lr must be a number above 0 and at most 10, got {self.lr!r}")
-        if not (_is_num(self.momentum) and 0 <= self.momentum < 1):
-            p.append(f"momentum must be a number from 0 up to (not including) 1, got {self.momentum!r}")
-        elif self.momentum and self.optimizer != "sgd":
-            p.append("momentum applies to sgd only; leave it out with adam")
-        if self.compile is not None and self.compile not in COMPILE_MODES:
-            p.append(f"compile mode must be one of {', '.join(COMPILE_MODES)}, got {self.compile!r}")
-        if not (_is_num(self.weight_decay) and 0 <= self.weight_decay <= 1):
-            p.append(f"weight_decay must be a number from 0 to 1, got {self.weight_decay!r}")
-        return p
+    def prepare(self, images: torch.Tensor) -> torch.Tensor:
+        return to_model_input(images, self.size, self.channels, self.channels_last)
 
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["lr"] = self.learning_rate
-        return d
+
+@dataclass(frozen=True)
+class EvalResult:
+    loss: float | None
+    acc: float
+    probabilities: torch.Tensor | None = None  # [N, classes] softmax, when asked for
 
 
 @dataclass(frozen=True)
@@ -109,180 +108,175 @@ class FitResult:
         return self.examples / self.train_seconds if self.train_seconds > 0 else 0.0
 
 
-def check_setup(spec: ArchSpec, config: TrainConfig) -> torch.device:
-    """Everything that can be refused before a run starts; raises ConfigError or DeviceError."""
-    problems = config.problems()
-    if spec.num_classes != NUM_CLASSES:
-        problems.append(f"num_classes must be {NUM_CLASSES} to train on Fashion-MNIST, got {spec.num_classes}")
-    if problems:
-        raise ConfigError(problems)
-    return resolve_device(config.device)
+# --- setting up -------------------------------------------------------------------------------------
 
-
-def amp_dtype(config: TrainConfig, device: torch.device) -> torch.dtype | None:
+def amp_dtype(settings: TrainSettings, device: torch.device) -> torch.dtype | None:
     """bf16 from Ampere on; fp16 (with loss scaling) on older cards, where bf16 is only emulated."""
-    if not config.amp or device.type != "cuda":
+    if not settings.amp or device.type != "cuda":
         return None
     return torch.bfloat16 if torch.cuda.get_device_capability(device) >= (8, 0) else torch.float16
 
 
-def prepare_model(spec: ArchSpec, config: TrainConfig, device: torch.device) -> tuple[nn.Module, nn.Module]:
+def prepare_model(spec: ArchSpec, settings: TrainSettings, device: torch.device) -> tuple[nn.Module, nn.Module]:
     """(model, net): the d2l model to save, and what the loop calls (the same, or its compiled form)."""
     model = relu_in_place(init_xavier(build_model(spec)))
-    memory_format = torch.channels_last if config.channels_last else torch.preserve_format
+    memory_format = torch.channels_last if settings.channels_last else torch.preserve_format
     model = model.to(device=device, memory_format=memory_format)
-    net = torch.compile(model, mode=config.compile) if config.compile else model
+    net = torch.compile(model, mode=settings.compile) if settings.compile else model
     return model, net
 
 
-def make_optimizer(model: nn.Module, config: TrainConfig, device: torch.device) -> torch.optim.Optimizer:
+def make_optimizer(model: nn.Module, settings: TrainSettings, device: torch.device) -> torch.optim.Optimizer:
     fused = {"fused": True} if device.type == "cuda" else {}
-    if config.optimizer == "adam":
-        return torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay, **fused)
-    return torch.optim.SGD(
-        model.parameters(), lr=config.learning_rate, momentum=config.momentum, weight_decay=config.weight_decay, **fused
-    )
+    lr, wd = settings.learning_rate, settings.weight_decay
+    if settings.optimizer == "adam":
+        return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=wd, **fused)
+    return torch.optim.SGD(model.parameters(), lr=lr, momentum=settings.momentum, weight_decay=wd, **fused)
+
+
+def step_context(net: nn.Module, spec: ArchSpec, settings: TrainSettings, device: torch.device,
+                 optimizer: torch.optim.Optimizer) -> StepContext:
+    dtype = amp_dtype(settings, device)
+    scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
+    autocast = torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
+    return StepContext(net, getattr(net, "_orig_mod", net), device, optimizer, autocast, scaler, settings.batch_size,
+                       spec.input_size, spec.in_channels, settings.channels_last)
+
+
+# --- the loop -----------------------------------------------------------------------------------------
+
+def train_step(ctx: StepContext, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """One SGD step; returns (loss x batch, correct predictions) as device tensors, not yet read.
+
+    A compiled net runs the full batches only: the last, partial batch runs its eager module
+    (the same weights), so no shape change recompiles it.
+    """
+    n = labels.shape[0]
+    with ctx.autocast:
+        out = (ctx.net if n == ctx.batch_size else ctx.eager)(ctx.prepare(images))
+        loss = F.cross_entropy(out, labels)
+    ctx.optimizer.zero_grad(set_to_none=True)
+    if ctx.scaler is not None:
+        ctx.scaler.scale(loss).backward()
+        ctx.scaler.step(ctx.optimizer)
+        ctx.scaler.update()
+    else:
+        loss.backward()
+        ctx.optimizer.step()
+    with torch.no_grad():
+        return loss.detach() * n, (out.argmax(dim=1) == labels).sum()
+
+
+def train_epoch(ctx: StepContext, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], n_train: int, epoch: int,
+                loop: LoopState, emit: Callable[[Row], None], should_stop: Callable[[], bool],
+                log_every: int) -> tuple[TrainRow | None, bool]:
+    """One pass over the training set; returns (its last row, whether a stop cut it short)."""
+    metric, seen, row = Accumulator(2, ctx.device), 0, None
+    steps = num_batches(n_train, ctx.batch_size)
+    ctx.net.train()
+    for i, (images, labels) in enumerate(batches):
+        if should_stop():
+            if seen and (row is None or row.step < loop.step):
+                emit(row := _train_row(metric, seen, epoch + seen / n_train, loop))
+            return row, True
+        metric.add(*train_step(ctx, images, labels))
+        seen += labels.shape[0]
+        loop.step, loop.examples = loop.step + 1, loop.examples + labels.shape[0]
+        if loop.step % log_every == 0 or i + 1 == steps:
+            emit(row := _train_row(metric, seen, epoch + seen / n_train, loop))
+    return row, False
+
+
+def _train_row(metric: Accumulator, seen: int, epoch: float, loop: LoopState) -> TrainRow:
+    loss_sum, correct = metric.read()
+    elapsed, train_seconds = loop.times()
+    rate = round(loop.examples / train_seconds, 2) if train_seconds > 0 else None
+    return TrainRow(round(epoch, 4), loop.step, loop.examples, round(elapsed, 3), _finite(loss_sum / seen),
+                    correct / seen, rate)
+
+
+def evaluate(ctx: StepContext, images: torch.Tensor, labels: torch.Tensor,
+             should_stop: Callable[[], bool] = lambda: False, keep_probabilities: bool = False) -> EvalResult | None:
+    """Test loss and accuracy in eval mode under no_grad, as d2l's ``evaluate_accuracy_gpu``; with
+    ``keep_probabilities`` also every example's softmax, gathered in the same pass. None when a stop
+    was asked for part-way."""
+    model, n = ctx.eager, images.shape[0]
+    metric = Accumulator(2, images.device)
+    kept: list[torch.Tensor] = []
+    model.eval()
+    try:
+        with torch.no_grad(), ctx.autocast:
+            for xb, yb in epoch_batches(images, labels, ctx.batch_size, shuffle=False):
+                if should_stop():
+                    return None
+                out = model(ctx.prepare(xb)).float()
+                metric.add(F.cross_entropy(out, yb, reduction="sum"), (out.argmax(dim=1) == yb).sum())
+                if keep_probabilities:
+                    kept.append(out.softmax(dim=1))
+    finally:
+        model.train()
+    loss_sum, correct = metric.read()
+    return EvalResult(_finite(loss_sum / n), correct / n, torch.cat(kept) if kept else None)
 
 
 def fit(
     model: nn.Module,
     data: FashionMNIST,
     spec: ArchSpec,
-    config: TrainConfig,
+    settings: TrainSettings,
     *,
     seed: int,
     emit: Callable[[Row], None] = lambda row: None,
     should_stop: Callable[[], bool] = lambda: False,
+    on_epoch: Callable[[LoopState, EvalResult], None] = lambda loop, result: None,
     evaluate_each_epoch: bool = True,
+    keep_predictions: bool = False,
     optimizer: torch.optim.Optimizer | None = None,
 ) -> FitResult:
-    """Train ``model`` (already on ``data``'s device) and emit d2l's metrics as rows.
-
-    A compiled ``model`` runs the full batches only: the last, partial batch of an epoch and the
-    evaluation run its eager module (the same weights), so no shape or mode change recompiles it.
-    """
+    """Train ``model`` (already on ``data``'s device) as d2l's ``train_ch6`` does, emitting its metrics as rows."""
     device = data.device
-    eager = getattr(model, "_orig_mod", model)
-    optimizer = optimizer or make_optimizer(model, config, device)
-    dtype = amp_dtype(config, device)
-    scaler = torch.amp.GradScaler("cuda", enabled=dtype == torch.float16) if device.type == "cuda" else None
-    autocast = _autocast(device, dtype)
+    ctx = step_context(model, spec, settings, device, optimizer or make_optimizer(model, settings, device))
     generator = torch.Generator().manual_seed(seed)
-    prep = dict(size=spec.input_size, channels=spec.in_channels, channels_last=config.channels_last)
-    n_train = data.train_images.shape[0]
-    steps_per_epoch = num_batches(n_train, config.batch_size)
-
-    step = examples = epochs_done = 0
-    eval_seconds = 0.0
-    train_loss = train_acc = test_loss = test_acc = None
-    stopped = False
-    start = time.perf_counter()
-
-    def now() -> tuple[float, float]:
-        elapsed = time.perf_counter() - start
-        return elapsed, elapsed - eval_seconds
-
-    for epoch in range(config.epochs):
-        model.train()
-        sums = torch.zeros(2, device=device)  # loss x batch, correct predictions
-        seen = 0
-        logged_at = 0
-        for i, (xb, yb) in enumerate(epoch_batches(data.train_images, data.train_labels, config.batch_size, generator)):
-            if should_stop():
-                stopped = True
-                break
-            n = yb.shape[0]
-            x = to_model_input(xb, **prep)
-            with autocast:
-                out = (model if n == config.batch_size else eager)(x)
-                loss = F.cross_entropy(out, yb)
-            optimizer.zero_grad(set_to_none=True)
-            if scaler is not None and scaler.is_enabled():
-                scaler.scale(loss).backward()
-                scaler.step(optimizer)
-                scaler.update()
-            else:
-                loss.backward()
-                optimizer.step()
-            with torch.no_grad():
-                sums += torch.stack((loss.detach().float() * n, (out.argmax(dim=1) == yb).sum().float()))
-            step += 1
-            seen += n
-            examples += n
-            if step % config.log_every == 0 or i + 1 == steps_per_epoch:
-                train_loss, train_acc = _averages(sums, seen)
-                emit(_train_row(epoch + seen / n_train, step, examples, now(), train_loss, train_acc))
-                logged_at = step
+    loop, n_train = LoopState(), data.train_images.shape[0]
+    last_row, result, stopped = None, None, False
+    for epoch in range(settings.epochs):
+        batches = epoch_batches(data.train_images, data.train_labels, settings.batch_size, generator)
+        row, stopped = train_epoch(ctx, batches, n_train, epoch, loop, emit, should_stop, settings.log_every)
+        last_row = row or last_row
         if stopped:
-            if step > logged_at and seen:
-                train_loss, train_acc = _averages(sums, seen)
-                emit(_train_row(epoch + seen / n_train, step, examples, now(), train_loss, train_acc))
             break
-        epochs_done = epoch + 1
+        loop.epochs_done = epoch + 1
         if evaluate_each_epoch:
-            t0 = time.perf_counter()
-            result = evaluate(eager, data.test_images, data.test_labels, config.batch_size, autocast, should_stop, **prep)
-            eval_seconds += time.perf_counter() - t0
+            result = _timed_eval(ctx, data, loop, should_stop, keep_predictions)
             if result is None:
                 stopped = True
                 break
-            test_loss, test_acc = result
-            emit({"kind": "eval", "epoch": epochs_done, "step": step, "examples": examples,
-                  "elapsed_s": round(now()[0], 3), "test_loss": _finite(test_loss), "test_acc": test_acc})
+            emit(_eval_row(loop, result))
+            on_epoch(loop, result)
+    return _result(loop, device, stopped, last_row, result)
+
+
+def _timed_eval(ctx: StepContext, data: FashionMNIST, loop: LoopState, should_stop: Callable[[], bool],
+                keep_predictions: bool) -> EvalResult | None:
+    t0 = time.perf_counter()
+    try:
+        return evaluate(ctx, data.test_images, data.test_labels, should_stop, keep_predictions)
+    finally:
+        loop.eval_seconds += time.perf_counter() - t0
+
+
+def _eval_row(loop: LoopState, result: EvalResult) -> EvalRow:
+    return EvalRow(loop.epochs_done, loop.step, loop.examples, round(loop.times()[0], 3), result.loss, result.acc)
+
+
+def _result(loop: LoopState, device: torch.device, stopped: bool, row: TrainRow | None,
+            result: EvalResult | None) -> FitResult:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
-    elapsed, train_seconds = now()
-    return FitResult(step, examples, epochs_done, train_seconds, elapsed, stopped, train_loss, train_acc, test_loss, test_acc)
-
-
-def evaluate(
-    model: nn.Module,
-    images: torch.Tensor,
-    labels: torch.Tensor,
-    batch_size: int,
-    autocast: contextlib.AbstractContextManager,
-    should_stop: Callable[[], bool] = lambda: False,
-    *,
-    size: int,
-    channels: int,
-    channels_last: bool = True,
-) -> tuple[float, float] | None:
-    """(test loss, test accuracy) in eval mode under no_grad, as d2l's ``evaluate_accuracy_gpu``;
-    None when a stop was asked for part-way."""
-    model.eval()
-    sums = torch.zeros(2, device=images.device)
-    try:
-        with torch.no_grad(), autocast:
-            for xb, yb in epoch_batches(images, labels, batch_size, shuffle=False):
-                if should_stop():
-                    return None
-                out = model(to_model_input(xb, size, channels, channels_last))
-                sums += torch.stack((F.cross_entropy(out.float(), yb, reduction="sum"), (out.argmax(dim=1) == yb).sum().float()))
-    finally:
-        model.train()
-    loss_sum, correct = sums.tolist()
-    n = images.shape[0]
-    return loss_sum / n, correct / n
-
-
-def _autocast(device: torch.device, dtype: torch.dtype | None) -> contextlib.AbstractContextManager:
-    if dtype is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=dtype)
-
-
-def _averages(sums: torch.Tensor, seen: int) -> tuple[float | None, float]:
-    loss_sum, correct = sums.tolist()  # the one host synchronisation, at log steps only
-    return _finite(loss_sum / seen), correct / seen
-
-
-def _train_row(epoch: float, step: int, examples: int, times: tuple[float, float], loss: float | None, acc: float) -> Row:
-    elapsed, train_seconds = times
-    return {
-        "kind": "train", "epoch": round(epoch, 4), "step": step, "examples": examples,
-        "elapsed_s": round(elapsed, 3), "train_loss": loss, "train_acc": acc,
-        "examples_per_sec": round(examples / train_seconds, 2) if train_seconds > 0 else None,
-    }
+    elapsed, train_seconds = loop.times()
+    return FitResult(loop.step, loop.examples, loop.epochs_done, train_seconds, elapsed, stopped,
+                     row.train_loss if row else None, row.train_acc if row else None,
+                     result.loss if result else None, result.acc if result else None)
 
 
 def _finite(v: float) -> float | None:
@@ -290,15 +284,7 @@ def _finite(v: float) -> float | None:
     return v if math.isfinite(v) else None
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _is_num(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
 __all__ = [
-    "TrainConfig", "ConfigError", "DeviceError", "FitResult", "check_setup", "prepare_model", "make_optimizer",
-    "fit", "evaluate", "amp_dtype", "OPTIMIZERS", "DEFAULT_LR", "COMPILE_MODES",
+    "Accumulator", "LoopState", "StepContext", "EvalResult", "FitResult", "amp_dtype", "prepare_model",
+    "make_optimizer", "step_context", "train_step", "train_epoch", "evaluate", "fit",
 ]

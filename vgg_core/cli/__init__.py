@@ -1,17 +1,19 @@
 """``python -m vgg_core``: one entry point, a module per subcommand.
 
 Each subcommand module offers ``add_parser(subparsers)`` and ``run(args) -> int``. Bad input
-ends with exit status 2 and one line on stderr; no traceback reaches a user.
+ends with exit status 2 and one line on stderr; an output that cannot be written (a full disk, a
+closed pipe) ends with status 1 and one line; no traceback reaches a user.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from typing import Sequence
 
-from ..spec import SpecError
+from ..problems import ProblemsError
 
 # Subcommand name -> module under vgg_core.cli.
 COMMANDS = ("summary", "estimate", "train", "gpu")
@@ -39,11 +41,32 @@ def build_parser() -> OneLineParser:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        return int(args.run(args) or 0)
-    except (UsageError, SpecError) as e:
+        code = int(args.run(args) or 0)
+        if sys.stdout is not None:
+            sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit
+        return code
+    except (UsageError, ProblemsError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:
-        return 0
+    except OSError as e:
+        if getattr(e, "filename", None) is not None:
+            print(f"error: {e.filename}: {e.strerror or e}", file=sys.stderr)
+            return 1
+        return _output_failed(e)
+
+
+def _output_failed(e: OSError) -> int:
+    """stdout refused our output: say so once on stderr and silence the flush Python does at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, AttributeError, ValueError):
+        pass
+    try:
+        why = os.strerror(e.errno) if e.errno else str(e) or type(e).__name__
+        print(f"error: cannot write the output: {why}", file=sys.stderr)
+    except OSError:
+        pass
+    return 1

@@ -21,9 +21,9 @@ def add_arch_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--batch-norm", action="store_true", default=None, help="BatchNorm2d after every conv (VGG-BN)")
 
 
-def spec_from_args(args: argparse.Namespace) -> ArchSpec:
-    """Start from the preset (or the default) and apply the flags given; raises SpecError."""
-    base = preset(args.preset) if args.preset else ArchSpec()
+def spec_from_args(args: argparse.Namespace, base: ArchSpec | None = None) -> ArchSpec:
+    """Start from the preset (or ``base``, or the default) and apply the flags given; raises SpecError."""
+    base = preset(args.preset) if args.preset else (base or ArchSpec())
     changes = {
         key: getattr(args, key)
         for key in ("ratio", "in_channels", "input_size", "num_classes", "fc_width", "dropout", "batch_norm")

@@ -13,7 +13,8 @@ import textwrap
 import time
 
 from .. import gpu as gpu_stats
-from ..glossary import GLOSSARY, LANGUAGES, NOTE
+from .. import glossary
+from ..glossary import LANGUAGES
 
 MAX_WATCH_SECONDS = 3600.0
 _W = (41, 24, 22)  # inner widths of nvidia-smi's three columns
@@ -71,10 +72,6 @@ def _na(value: object, fmt: str = "{}") -> str:
     return "N/A" if value is None else fmt.format(value)
 
 
-def _on_off(value: bool | None) -> str:
-    return "N/A" if value is None else ("On" if value else "Off")
-
-
 def _fit(left: str, right: str, width: int) -> str:
     """One cell: ``left`` flush left, ``right`` flush right, a space of margin each side."""
     room = width - 2 - len(right) - (1 if left and right else 0)
@@ -115,8 +112,8 @@ def _gpu_rows(g: dict) -> list[str]:
     mode = g["compute_mode"]
     return [
         _row(
-            _fit(f"{g['index']:>3}  {_na(g['name'])}", _on_off(g["persistence_mode"]), _W[0]),
-            _fit("", f"{_na(g['bus_id'])} {_on_off(g['display_active'])}", _W[1]),
+            _fit(f"{g['index']:>3}  {_na(g['name'])}", gpu_stats.on_off(g["persistence_mode"]), _W[0]),
+            _fit("", f"{_na(g['bus_id'])} {gpu_stats.on_off(g['display_active'])}", _W[1]),
             _fit("", ecc_text, _W[2]),
         ),
         _row(
@@ -190,5 +187,5 @@ def render_table(snap: gpu_stats.Snapshot) -> str:
 
 def render_glossary(lang: str) -> str:
     """Every field as 'label: meaning', then the note on memory use versus utilisation."""
-    lines = [f"{entry['label']}: {entry[lang]}" for entry in GLOSSARY.values()]
-    return "\n".join(lines + ["", NOTE[lang]])
+    lines = [f"{glossary.label(key)}: {glossary.explain(key, lang)}" for key in glossary.KEYS]
+    return "\n".join(lines + ["", glossary.note(lang)])

@@ -1,5 +1,7 @@
 """``python -m vgg_core train``: train an architecture on Fashion-MNIST into a run folder.
 
+The run is described by a ``TrainRequest``: the architecture and training flags, or
+``--request FILE`` (what the app writes), with any flag given laid over the file's values.
 Ends with d2l's two lines (``loss …, train acc …, test acc …`` and ``… examples/sec on DEVICE``).
 Exit status: 0 completed or stopped (SIGTERM, Ctrl-C or a STOP file in the run folder), 1 the run
 failed (its one-line reason is in the run folder and on stderr), 2 the input was refused.
@@ -11,14 +13,19 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TextIO
 
-from ..device import DEVICE_HELP, DeviceError
+from ..data import locate
 from ..job import run_job
-from ..runs import RunDirError, RunWriter, new_run_id, refuse_used_run_dir, runs_root
-from ..spec import SpecError
-from ..train import COMPILE_MODES, DEFAULT_LR, OPTIMIZERS, ConfigError, TrainConfig, check_setup
+from ..problems import ProblemsError, problem
+from ..request import SETTINGS, TrainRequest
+from ..run_config import RunConfig
+from ..run_folder import RunDirError, check_new_run_dir, new_run_id, probe_writable, runs_root
+from ..run_rows import EvalRow, Row, TrainRow
+from ..run_report import duration_text
+from ..run_writer import RunWriter
 from .arch_args import add_arch_arguments, spec_from_args
+from .settings_args import add_settings_arguments, settings_from_args
 
 EPILOG = """\
 d2l's training setting (section 7.2.3) is --preset d2l: VGG-11 with every width divided by 4,
@@ -26,72 +33,61 @@ trained with SGD lr 0.05, batch 128, 10 epochs on 224x224 inputs, which are this
 Without --preset/--arch the architecture is the full-width VGG-11, as `summary` shows it.
 Quick demo on a CPU (a minute): --arch "1x16 1x32" --input-size 28 --fc-width 256 --epochs 1
 """
+RUN_SETTINGS = ("device", "amp", "compile", "channels_last", "log_every", "data_dir")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "train", help="train on Fashion-MNIST into a run folder (d2l's train_ch6, faster)",
-        description="Train an architecture on Fashion-MNIST into a run folder, as d2l's train_ch6 does.", epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train an architecture on Fashion-MNIST into a run folder, as d2l's train_ch6 does.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_arch_arguments(p)
-    g = p.add_argument_group("training (defaults: d2l's train_ch6)")
-    g.add_argument("--epochs", type=int, default=10, help="passes over the training set (default 10)")
-    g.add_argument("--batch-size", type=int, default=128, help="examples per step (default 128)")
-    g.add_argument("--lr", type=float, help=f"learning rate (default {DEFAULT_LR['sgd']} for sgd, {DEFAULT_LR['adam']} for adam)")
-    g.add_argument("--optimizer", choices=OPTIMIZERS, default="sgd", help="sgd (d2l's) or adam (default sgd)")
-    g.add_argument("--momentum", type=float, default=0.0, help="SGD momentum (default 0, as d2l)")
-    g.add_argument("--weight-decay", type=float, default=0.0, help="L2 weight decay (default 0)")
-    g.add_argument("--seed", type=int, help="seed for init, shuffling and dropout (default: random, recorded)")
-    g.add_argument("--max-train-examples", type=int, help="train on the first N training images only (quick demos)")
-    g.add_argument("--max-test-examples", type=int, help="evaluate on the first N test images only")
+    add_settings_arguments(p.add_argument_group("training (defaults: d2l's train_ch6)"),
+                           [n for n in SETTINGS if n not in RUN_SETTINGS])
     r = p.add_argument_group("run")
-    r.add_argument("--device", default="auto", help=f"{DEVICE_HELP} (default auto: CUDA, else MPS, else CPU)")
-    r.add_argument("--no-amp", dest="amp", action="store_false", help="no bf16 autocast on CUDA (float32 throughout)")
-    r.add_argument("--compile", nargs="?", const="default", choices=COMPILE_MODES, metavar="MODE",
-                   help="torch.compile the model, optionally naming a mode: " + ", ".join(COMPILE_MODES)
-                   + " (slow start; for long GPU runs)")
-    r.add_argument("--no-channels-last", dest="channels_last", action="store_false", help="keep NCHW memory layout")
-    r.add_argument("--log-every", type=int, default=10, help="write a train row every N steps (default 10)")
-    r.add_argument("--data-dir", help="folder with the four Fashion-MNIST files (default: $VGG_DATA_DIR, "
-                   "then /usr/share/datasets/fashion-mnist, then a download into ~/.cache/vgg-explorer)")
-    r.add_argument("--run-dir", help="run folder to write (default: a new folder under $VGG_RUNS_DIR or ./runs)")
+    add_settings_arguments(r, RUN_SETTINGS)
+    r.add_argument("--request", metavar="FILE", help="a request.json (as the app writes); flags given override it")
+    r.add_argument("--name", help="a name for the run, shown beside its id")
+    r.add_argument("--run-dir", help="a new or empty folder to write (default: a new folder under $VGG_RUNS_DIR or ./runs)")
     p.set_defaults(run=run)
 
 
-def config_from_args(args: argparse.Namespace) -> TrainConfig:
-    return TrainConfig(
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, optimizer=args.optimizer, momentum=args.momentum,
-        weight_decay=args.weight_decay, seed=args.seed, device=args.device, amp=args.amp, compile=args.compile,
-        channels_last=args.channels_last, max_train_examples=args.max_train_examples,
-        max_test_examples=args.max_test_examples, log_every=args.log_every, data_dir=args.data_dir,
-    )
+def request_from_args(args: argparse.Namespace) -> TrainRequest:
+    """The request file (if any) with every flag given laid over it; raises ProblemsError."""
+    base = TrainRequest.read(args.request) if args.request else TrainRequest()
+    request = base.replace(spec=spec_from_args(args, base.spec), settings=settings_from_args(args, base.settings))
+    return request.replace(name=args.name) if args.name is not None else request
 
 
 def run(args: argparse.Namespace) -> int:
     named_dir = Path(args.run_dir).expanduser() if args.run_dir else None
     try:
         if named_dir is not None:
-            refuse_used_run_dir(named_dir)
-        spec = spec_from_args(args)
-        config = config_from_args(args)
-        device = check_setup(spec, config)
+            named_dir = check_new_run_dir(named_dir)
+        request = request_from_args(args)
+        device = request.check()
+        locate(request.settings.data_dir)  # missing data: refused here, before a run folder exists
     except RunDirError as e:
-        return _refuse(str(e), None)
-    except (SpecError, ConfigError, DeviceError) as e:
-        return _refuse(str(e), named_dir)
-
+        return _refuse(e, None)
+    except ProblemsError as e:
+        return _refuse(e, named_dir)
     run_dir = named_dir or runs_root() / new_run_id()
-    progress = Progress(config.epochs, sys.stderr)
-    print(f"training on {device}, run folder {run_dir}", file=sys.stderr)
     try:
-        result = run_job(spec, config, device, run_dir, on_row=progress.row, on_config=progress.config)
-    except (OSError, RunDirError) as e:
-        print(f"error: cannot write the run folder: {e}", file=sys.stderr)
-        return 1
+        probe_writable(run_dir)  # a read-only or full disk is refused here, in one line
+    except OSError as e:
+        return _refuse(e, None)
+    progress = Progress(request.settings.epochs, sys.stderr)
+    print(f"training on {device}, run folder {run_dir}", file=sys.stderr)
+    result = run_job(request, device, run_dir, on_row=progress.row, on_config=progress.config)
     progress.close()
     if result.exit_code:
         print(f"error: {result.error}", file=sys.stderr)
         return result.exit_code
+    return _report(result, run_dir)
+
+
+def _report(result, run_dir: Path) -> int:
     f = result.fit
     if result.state == "stopped":
         print(f"stopped after {f.steps} steps ({f.epochs_completed} full epochs); weights saved in {run_dir}", file=sys.stderr)
@@ -104,17 +100,23 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _refuse(message: str, run_dir: Path | None) -> int:
+def _refuse(error: Exception, run_dir: Path | None) -> int:
     """Input refused: one line, status 2, and a 'failed' record where a run folder was named (the app's case)."""
-    print(f"error: {message}", file=sys.stderr)
-    if run_dir is not None:
-        try:
-            writer = RunWriter(run_dir)
-            writer.status("failed", error=message)
-            writer.close()
-        except (OSError, RunDirError):
-            pass
+    if isinstance(error, OSError):
+        error = RunDirError(problem("disk_error", path=str(error.filename or "?"), why=error.strerror or str(error)))
+    print(f"error: {error}", file=sys.stderr)
+    if run_dir is not None and isinstance(error, ProblemsError) and not isinstance(error, RunDirError):
+        _record_refusal(run_dir, error)
     return 2
+
+
+def _record_refusal(run_dir: Path, error: ProblemsError) -> None:
+    try:
+        writer = RunWriter(run_dir)
+        writer.status("failed", problem=error.problems[0])
+        writer.close()
+    except (OSError, RunDirError):
+        pass
 
 
 def _fmt(v: float | None) -> str:
@@ -130,21 +132,21 @@ class Progress:
         self.every_s = every_s if every_s is not None else (0.2 if self.tty else 5.0)
         self.train_examples = 0
         self.last_print = 0.0
-        self.last_train: dict[str, Any] | None = None
+        self.last_train: TrainRow | None = None
         self.test_acc: float | None = None
         self.eval_s = 0.0  # the last evaluation's duration, for the ETA
         self._dirty = False
 
-    def config(self, record: dict[str, Any]) -> None:
-        self.train_examples = record.get("data", {}).get("train_examples", 0)
+    def config(self, config: RunConfig) -> None:
+        self.train_examples = config.data.train_examples if config.data else 0
 
-    def row(self, row: dict[str, Any]) -> None:
-        if row["kind"] == "train":
+    def row(self, row: Row) -> None:
+        if isinstance(row, TrainRow):
             self.last_train = row
             self._line(force=False)
-        elif row["kind"] == "eval" and self.last_train is not None:
-            self.test_acc = row["test_acc"]
-            self.eval_s = max(row["elapsed_s"] - self.last_train["elapsed_s"], 0.0)
+        elif isinstance(row, EvalRow) and self.last_train is not None:
+            self.test_acc = row.test_acc
+            self.eval_s = max((row.elapsed_s or 0.0) - (self.last_train.elapsed_s or 0.0), 0.0)
             self._line(force=True)
 
     def _line(self, force: bool) -> None:
@@ -152,18 +154,22 @@ class Progress:
         if self.last_train is None or (not force and now - self.last_print < self.every_s):
             return
         self.last_print = now
-        row = self.last_train
+        self._write(self._text(self.last_train))
+
+    def _text(self, row: TrainRow) -> str:
         total = max(self.train_examples * self.epochs, 1)
-        frac = min(row["examples"] / total, 1.0)
-        rate = row.get("examples_per_sec") or 0.0
-        evals_left = self.epochs - int(row["epoch"] + 1e-9)
-        eta = (total - row["examples"]) / rate + evals_left * self.eval_s if rate else None
+        frac = min(row.examples / total, 1.0)
+        rate = row.examples_per_sec or 0.0
+        evals_left = self.epochs - int(row.epoch + 1e-9)
+        eta = (total - row.examples) / rate + evals_left * self.eval_s if rate else None
         bar = "#" * int(frac * 20) + "." * (20 - int(frac * 20))
-        text = (
-            f"epoch {min(int(row['epoch']) + 1, self.epochs)}/{self.epochs} [{bar}] {100 * frac:5.1f}% "
-            f"{rate:8.1f} ex/s  ETA {_hms(eta)}  loss {_fmt(row['train_loss'])} train acc {row['train_acc']:.3f}"
+        return (
+            f"epoch {min(int(row.epoch) + 1, self.epochs)}/{self.epochs} [{bar}] {100 * frac:5.1f}% "
+            f"{rate:8.1f} ex/s  ETA {duration_text(eta)}  loss {_fmt(row.train_loss)} train acc {_fmt(row.train_acc)}"
             + (f" test acc {self.test_acc:.3f}" if self.test_acc is not None else "")
         )
+
+    def _write(self, text: str) -> None:
         if self.tty:
             self.out.write("\r" + text.ljust(112))
             self._dirty = True
@@ -175,10 +181,3 @@ class Progress:
         if self._dirty:
             self.out.write("\n")
             self.out.flush()
-
-
-def _hms(seconds: float | None) -> str:
-    if seconds is None:
-        return "?"
-    s = int(round(seconds))
-    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"

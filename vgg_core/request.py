@@ -1,0 +1,229 @@
+"""One description of a training run: the architecture plus every training setting, defined once.
+
+The CLI's flags, the Train page, the estimate, ``request.json`` in a run folder and the queue all
+build and read this one ``TrainRequest``. Each setting is one field of ``TrainSettings`` whose
+metadata (limits, choices, help) drives its validation, its CLI flag and any other reader, so
+adding a setting is a change in one place. The defaults are d2l's ``train_ch6``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+
+from .data import NUM_CLASSES, SPLITS
+from .device import DEVICE_HELP, resolve_device
+from .problems import Problem, ProblemsError, problem
+from .spec import ArchSpec, SpecError, is_int, is_number, unknown_fields
+
+OPTIMIZERS = ("sgd", "adam")
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+DEFAULT_LR = {"sgd": 0.05, "adam": 0.001}  # d2l's VGG lr; Adam's usual default
+FORMAT = 1
+MAX_NAME, MAX_NOTE, MAX_TEXT = 80, 2000, 4096
+
+
+class ConfigError(ProblemsError):
+    """Bad training settings (not a SpecError: callers tell the two apart)."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What one training setting accepts; ``kind`` is int, float, bool, choice or text."""
+
+    kind: str
+    help: str
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = ()
+    optional: bool = False  # None allowed (the engine's default then applies)
+    above_low: bool = False  # low itself is not allowed
+    below_high: bool = False  # high itself is not allowed
+
+
+def setting(default: Any, kind: str, help: str, **limits: Any) -> Any:
+    return field(default=default, metadata={"setting": Setting(kind, help, **limits)})
+
+
+@dataclass(frozen=True)
+class TrainSettings:
+    """How to train: d2l's train_ch6 by default (SGD lr 0.05, batch 128, 10 epochs)."""
+
+    epochs: int = setting(10, "int", "passes over the training set", low=1, high=1000)
+    batch_size: int = setting(128, "int", "examples per step", low=1, high=16384)
+    lr: float | None = setting(None, "float", f"learning rate (default {DEFAULT_LR['sgd']} for sgd, "
+                               f"{DEFAULT_LR['adam']} for adam)", low=0, high=10, optional=True, above_low=True)
+    optimizer: str = setting("sgd", "choice", "sgd (d2l's) or adam", choices=OPTIMIZERS)
+    momentum: float = setting(0.0, "float", "SGD momentum (0: plain SGD, as d2l)", low=0, high=1, below_high=True)
+    weight_decay: float = setting(0.0, "float", "L2 weight decay", low=0, high=1)
+    seed: int | None = setting(None, "int", "seed for init, shuffling and dropout (default: random, recorded)",
+                               low=0, high=2**63 - 1, optional=True)
+    device: str = setting("auto", "text", DEVICE_HELP + " (auto: CUDA, else MPS, else CPU)")
+    amp: bool = setting(True, "bool", "bf16 autocast on CUDA (fp16 with loss scaling before Ampere)")
+    compile: str | None = setting(None, "choice", "torch.compile mode (slow start; for long GPU runs)",
+                                  choices=COMPILE_MODES, optional=True)
+    channels_last: bool = setting(True, "bool", "channels_last memory layout")
+    max_train_examples: int | None = setting(None, "int", "train on the first N training images only",
+                                             low=1, high=SPLITS["train"], optional=True)
+    max_test_examples: int | None = setting(None, "int", "evaluate on the first N test images only",
+                                            low=1, high=SPLITS["t10k"], optional=True)
+    log_every: int = setting(10, "int", "write a train row every N steps", low=1, high=100_000)
+    data_dir: str | None = setting(None, "text", "folder with the four Fashion-MNIST files", optional=True)
+
+    @property
+    def learning_rate(self) -> float:
+        return self.lr if self.lr is not None else DEFAULT_LR.get(self.optimizer, DEFAULT_LR["sgd"])
+
+    def problems(self) -> list[Problem]:
+        found = [p for f in dataclasses.fields(self) if (p := check_setting(f.name, getattr(self, f.name)))]
+        if is_number(self.momentum) and self.momentum and self.optimizer in OPTIMIZERS[1:]:
+            found.append(problem("momentum_sgd_only"))
+        return found
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def replace(self, **changes: Any) -> "TrainSettings":
+        return dataclasses.replace(self, **changes)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "TrainSettings":
+        """Strict: unknown names are refused; values are checked by ``problems`` (ConfigError)."""
+        unknown = sorted(set(data) - set(SETTINGS))
+        if unknown:
+            raise ConfigError(unknown_fields("settings", unknown, SETTINGS))
+        made = cls(**data)
+        if problems := made.problems():
+            raise ConfigError(problems)
+        return made
+
+
+SETTINGS: dict[str, Setting] = {f.name: f.metadata["setting"] for f in dataclasses.fields(TrainSettings)}
+
+
+def check_setting(name: str, value: Any) -> Problem | None:
+    """Why ``value`` is not allowed for setting ``name``, or None."""
+    s = SETTINGS[name]
+    if value is None and s.optional:
+        return None
+    got = _clip(repr(value))
+    if s.kind == "bool":
+        return None if isinstance(value, bool) else problem("not_bool", name=name, got=got)
+    if s.kind == "choice":
+        return None if value in s.choices else problem("one_of", name=name, allowed=", ".join(s.choices), got=got)
+    if s.kind == "text":
+        ok = isinstance(value, str) and 0 < len(value) <= MAX_TEXT and "\x00" not in value
+        return None if ok else problem("not_text", name=name, most=MAX_TEXT, got=got)
+    return _check_number(name, s, value, got)
+
+
+def _check_number(name: str, s: Setting, value: Any, got: str) -> Problem | None:
+    low, high = _limit(s.low), _limit(s.high)
+    if s.kind == "int":
+        if not is_int(value):
+            return problem("not_whole_number", name=name, low=low, high=high, got=got)
+        return None if s.low <= value <= s.high else problem("out_of_range", name=name, low=low, high=high, got=value)
+    inside = is_number(value) and (s.low < value if s.above_low else s.low <= value) and (
+        value < s.high if s.below_high else value <= s.high)
+    if inside:
+        return None
+    code = "number_above" if s.above_low else "number_below" if s.below_high else "number_range"
+    return problem(code, name=name, low=low, high=high, got=got)
+
+
+def _limit(x: float | None) -> str | float | None:
+    if x == 2**63 - 1:
+        return "2**63-1"
+    return int(x) if isinstance(x, float) and x.is_integer() else x
+
+
+def _clip(text: str, n: int = 60) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+@dataclass(frozen=True)
+class TrainRequest:
+    """A run as asked for: what to train and how, plus the user's own name and note for it."""
+
+    spec: ArchSpec = ArchSpec()
+    settings: TrainSettings = TrainSettings()
+    name: str | None = None
+    note: str | None = None
+
+    def problems(self) -> list[Problem]:
+        """Everything that can be refused before a run starts, device aside."""
+        found = self.settings.problems()
+        if self.spec.num_classes != NUM_CLASSES:
+            found.append(problem("num_classes_fashion", n=NUM_CLASSES, got=self.spec.num_classes))
+        for key, most in (("name", MAX_NAME), ("note", MAX_NOTE)):
+            value = getattr(self, key)
+            if value is not None and not (isinstance(value, str) and len(value) <= most and value.isprintable()):
+                found.append(problem("out_of_range", name=f"{key} length", low=0, high=most, got=_clip(repr(value))))
+        return found
+
+    def check(self) -> torch.device:
+        """Refuse bad input (ConfigError, DeviceError) or return the device the run will use."""
+        if problems := self.problems():
+            raise ConfigError(problems)
+        return resolve_device(self.settings.device)
+
+    def replace(self, **changes: Any) -> "TrainRequest":
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"format": FORMAT, "spec": self.spec.to_dict(), "settings": self.settings.to_dict(),
+                "name": self.name, "note": self.note}
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: Any) -> "TrainRequest":
+        """Read a request without trusting it: SpecError or ConfigError name what is wrong."""
+        if not isinstance(data, dict):
+            raise ConfigError(problem("request_not_object", got=_clip(type(data).__name__)))
+        if data.get("format", FORMAT) != FORMAT:
+            raise ConfigError(problem("request_format", got=_clip(repr(data.get("format"))), want=FORMAT))
+        unknown = sorted(set(data) - {"format", "spec", "settings", "name", "note"})
+        if unknown:
+            raise ConfigError(unknown_fields("request", unknown, ("format", "spec", "settings", "name", "note")))
+        spec, settings = data.get("spec", {}), data.get("settings", {})
+        if not isinstance(spec, dict) or not isinstance(settings, dict):
+            raise ConfigError(problem("request_not_object", got="spec/settings"))
+        made = cls(ArchSpec.from_dict(spec), TrainSettings.from_dict(settings), data.get("name"), data.get("note"))
+        if problems := made.problems():
+            raise ConfigError(problems)
+        return made
+
+    @classmethod
+    def read(cls, path: str | Path) -> "TrainRequest":
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+            data = json.loads(text, parse_constant=_refuse_constant)
+        except (OSError, ValueError, RecursionError) as e:
+            why = e.strerror if isinstance(e, OSError) and e.strerror else type(e).__name__
+            raise ConfigError(problem("request_unreadable", path=str(path), why=why)) from None
+        return cls.from_dict(data)
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
+def planned_train_examples(settings: TrainSettings) -> int:
+    return min(settings.max_train_examples or SPLITS["train"], SPLITS["train"])
+
+
+def planned_test_examples(settings: TrainSettings) -> int:
+    return min(settings.max_test_examples or SPLITS["t10k"], SPLITS["t10k"])
+
+
+__all__ = [
+    "TrainRequest", "TrainSettings", "ConfigError", "SETTINGS", "Setting", "check_setting", "OPTIMIZERS",
+    "COMPILE_MODES", "DEFAULT_LR", "SpecError", "planned_train_examples", "planned_test_examples",
+]

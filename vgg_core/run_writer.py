@@ -1,0 +1,60 @@
+"""The training process's handle on its run folder; every write survives a crash right after it.
+
+Rows are appended and flushed line by line (statuses also synced to disk); config, weights and
+predictions are replaced atomically. Only the process that trains a run writes its folder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from .predictions import save_predictions
+from .problems import Problem
+from .run_config import RunConfig
+from .run_folder import MODEL, PREDICTIONS, STOP, TRACEBACK, atomic_write, check_new_run_dir
+from .run_rows import StatusRow, Row, to_json
+from .spec import ArchSpec
+from .weights import save_weights
+
+
+class RunWriter:
+    def __init__(self, run_dir: str | os.PathLike):
+        self.dir = check_new_run_dir(Path(run_dir))
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._metrics = open(self.dir / "metrics.jsonl", "a", encoding="utf-8")
+
+    @property
+    def stop_file(self) -> Path:
+        return self.dir / STOP
+
+    def row(self, row: Row, sync: bool = False) -> None:
+        self._metrics.write(json.dumps(to_json(row), allow_nan=False) + "\n")
+        self._metrics.flush()
+        if sync:
+            os.fsync(self._metrics.fileno())
+
+    def status(self, state: str, *, pid: int | None = None, problem: Problem | None = None,
+               reason: str | None = None, **summary: Any) -> None:
+        error = str(problem) if problem is not None else None
+        self.row(StatusRow(state, round(time.time(), 3), pid, error, problem, reason, summary), sync=True)
+
+    def write_config(self, config: RunConfig) -> None:
+        config.write(self.dir)
+
+    def save_weights(self, state: dict[str, torch.Tensor], spec: ArchSpec, **extra: Any) -> Path:
+        return save_weights(self.dir / MODEL, state, spec, **extra)
+
+    def save_predictions(self, epoch: int, labels: torch.Tensor, probabilities: torch.Tensor) -> None:
+        save_predictions(self.dir / PREDICTIONS, epoch, labels, probabilities)
+
+    def write_traceback(self, text: str) -> None:
+        atomic_write(self.dir / TRACEBACK, text.encode())
+
+    def close(self) -> None:
+        self._metrics.close()
