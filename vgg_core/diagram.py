@@ -324,10 +324,14 @@ def _input_data(summary: Summary) -> ItemData:
 def _check(summary: Summary) -> None:
     if not isinstance(summary, Summary):
         raise DiagramError(f"expected a Summary from vgg_core.summary.summarize, got {type(summary).__name__}")
-    if len(summary.input_shape) < 3:
+    if len(summary.input_shape) < 3 or not all(isinstance(v, int) and v > 0 for v in summary.input_shape):
         raise DiagramError(f"the input shape {tuple(summary.input_shape)} is not an image batch (N, C, H, W)")
     if not summary.layers:
         raise DiagramError("the summary has no layers to draw")
+    for row in summary.layers:
+        shape = row.output_shape
+        if len(shape) < 2 or not all(isinstance(v, int) and v > 0 for v in shape):
+            raise DiagramError(f"layer {row.name} ({row.type}) has output shape {tuple(shape)}; expected (batch, ...) sizes")
 
 
 # --- layout ------------------------------------------------------------------------------------
