@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import routing, state
-from pages.core_text import localized_all
-from pages.i18n import LANG_LABELS, t
-from pages.views import exact, md_escape, summary_of
+from pages import routing, session, state
+from pages.i18n import LANG_KEY, LANG_LABELS, LANGS, say, t
+from pages.views import PRESET_KEYS, exact, md_escape, summary_of
 from vgg_core.report import human, human_macs
 from vgg_core.spec import format_compact
 
@@ -27,10 +26,9 @@ def sidebar() -> None:
     spec = state.current_spec()
     s = summary_of(spec)
     with st.sidebar:
-        st.radio(t("lang.label"), state.LANGS, key=state.LANG, format_func=LANG_LABELS.get, horizontal=True,
-                 on_change=state.relabel)
+        st.radio(t("lang.label"), LANGS, key=LANG_KEY, format_func=LANG_LABELS.get, horizontal=True)
         with st.container(key="sidebar_arch", border=True):
-            st.markdown(f"**{t('sidebar.current')}**: {t('preset.' + state.preset_of(spec))}")
+            st.markdown(f"**{t('sidebar.current')}**: {t(PRESET_KEYS[state.preset_of(spec)])}")
             ratio = f" ÷ {spec.ratio}" if spec.ratio != 1 else ""
             st.markdown(
                 f"{t('sidebar.blocks')}: `{format_compact(spec.conv_arch)}`{ratio}  \n"
@@ -47,19 +45,19 @@ def sidebar() -> None:
 
 
 def main() -> None:
-    state.init()
+    app = state.app()  # a session's first run reads the architecture and the language from the URL
     st.set_page_config(page_title=t("app.title"), page_icon=":material/view_in_ar:", layout="wide")
     page = st.navigation(
         [st.Page(path, title=t(title), icon=icon, url_path=url, default=(url == "explore"))
          for path, title, icon, url in PAGES]
     )
-    state.sync_url()
     sidebar()
-    warning = st.session_state.get(state.URL_WARNING)
-    if warning:
-        st.warning(t("url.warning", problem=md_escape(localized_all(warning))))
+    if app.url_warning:
+        st.warning(t("url.warning", problem=md_escape(say(app.url_warning))))
+    session.start_run()
     with routing.routed():
         page.run()
+    state.sync_url(session.current_url_params())
 
 
 main()

@@ -8,10 +8,12 @@ import plotly.graph_objects as go
 
 from vgg_core.report import human
 from vgg_core.run_report import blocks_text
+from vgg_core.run_rows import Metrics
+from vgg_core.runs import RunRecord
 from vgg_core.summary import Summary
 
 from .i18n import t
-from .views import CONV, FC, figure, kind, layer_names
+from .views import COLUMN_KEYS, CONV, FC, STATE_KEYS, figure, kind, layer_names
 
 COLORS = {CONV: "#1f77b4", FC: "#ff7f0e"}
 _LEGEND = dict(legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1), legend_title_text="")
@@ -33,7 +35,7 @@ def per_layer(summary: Summary, column: str, title: str, log: bool = False) -> g
     fig = px.bar(
         df, x="layer", y="value", color="kind", text="text", log_y=log, title=title,
         color_discrete_map={_kind_label(k): c for k, c in COLORS.items()},
-        labels={"layer": t("col.layer"), "value": t(f"col.{column}"), "kind": t("charts.kind")},
+        labels={"layer": t("col.layer"), "value": t(COLUMN_KEYS[column]), "kind": t("charts.kind")},
         hover_data={"value": ":,", "text": False},
     )
     fig.update_traces(textposition="outside", cliponaxis=False)
@@ -67,7 +69,7 @@ def grouped(df: pd.DataFrame, y: str, title: str, order: list[str], log: bool = 
     fig = px.bar(
         df, x="block", y=y, color="architecture", barmode="group", title=title, log_y=log,
         category_orders={"block": order},
-        labels={"block": t("col.block"), y: t(f"col.{y}"), "architecture": t("compare.architecture")},
+        labels={"block": t("col.block"), y: t(COLUMN_KEYS[y]), "architecture": t("compare.architecture")},
         hover_data={y: ":,"},
     )
     fig.update_yaxes(tickformat="~s")
@@ -80,7 +82,7 @@ def grouped(df: pd.DataFrame, y: str, title: str, order: list[str], log: bool = 
 _CURVES = (("train_loss", "train.c_loss", "solid"), ("train_acc", "train.c_train_acc", "dash"))
 
 
-def training(runs: list[tuple[str, list[dict]]], overlay: bool = False) -> go.Figure:
+def training(runs: list[tuple[str, Metrics]], overlay: bool = False) -> go.Figure:
     """d2l's Animator: train loss, train acc and test acc against (fractional) epochs, plus examples/sec.
 
     ``overlay`` draws several runs at once, one colour per run.
@@ -89,20 +91,18 @@ def training(runs: list[tuple[str, list[dict]]], overlay: bool = False) -> go.Fi
 
     fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.72, 0.28], vertical_spacing=0.06)
     palette = px.colors.qualitative.Plotly
-    for i, (label, rows) in enumerate(runs):
-        train = [r for r in rows if r.get("kind") == "train"]
-        evals = [r for r in rows if r.get("kind") == "eval"]
+    for i, (label, m) in enumerate(runs):
         prefix = f"{label} · " if overlay else ""
-        x = [r.get("epoch") for r in train]
+        x = [r.epoch for r in m.train]
         for j, (key, text, dash) in enumerate(_CURVES):
             color = palette[i % len(palette)] if overlay else palette[j]
-            fig.add_scatter(x=x, y=[r.get(key) for r in train], name=prefix + t(text), mode="lines",
+            fig.add_scatter(x=x, y=[getattr(r, key) for r in m.train], name=prefix + t(text), mode="lines",
                             line=dict(color=color, dash=dash), row=1, col=1)
         color = palette[i % len(palette)] if overlay else palette[2]
-        fig.add_scatter(x=[r.get("epoch") for r in evals], y=[r.get("test_acc") for r in evals],
+        fig.add_scatter(x=[r.epoch for r in m.evals], y=[r.test_acc for r in m.evals],
                         name=prefix + t("train.c_test_acc"), mode="lines+markers",
                         line=dict(color=color, dash="dot"), row=1, col=1)
-        fig.add_scatter(x=x, y=[r.get("examples_per_sec") for r in train], name=prefix + t("train.c_speed"),
+        fig.add_scatter(x=x, y=[r.examples_per_sec for r in m.train], name=prefix + t("train.c_speed"),
                         mode="lines", line=dict(color=palette[i % len(palette)] if overlay else palette[3]),
                         showlegend=not overlay, row=2, col=1)
     fig.update_xaxes(title_text=t("train.c_epoch"), row=2, col=1)
@@ -113,22 +113,32 @@ def training(runs: list[tuple[str, list[dict]]], overlay: bool = False) -> go.Fi
     return fig
 
 
-def runs_table(runs: list) -> pd.DataFrame:
-    """The run history, newest first, as the page lists it."""
+def state_text(record: RunRecord) -> str:
+    """A run's state in words; a folder that cannot be read says so."""
+    return t(STATE_KEYS["unreadable"]) if record.unreadable else t(STATE_KEYS[record.state.state])
+
+
+def runs_table(runs: list[RunRecord]) -> pd.DataFrame:
+    """The run history, newest first: every setting and result of each run."""
     rows = []
     for r in runs:
-        cfg = r.config or {}
-        hyper = cfg.get("hyperparameters") or {}
+        req, last, evals = r.request, r.last_train, r.last_eval
+        settings = req.settings if req else None
         rows.append({
             t("train.h_run"): r.run_id,
-            t("train.h_state"): t(f"train.state.{r.state.state}"),
-            t("train.h_arch"): blocks_text(cfg),
-            t("train.h_input"): (cfg.get("spec") or {}).get("input_size"),
-            t("train.h_device"): cfg.get("device"),
-            t("train.h_epochs"): hyper.get("epochs"),
-            t("train.h_epoch"): figure((r.last_train or {}).get("epoch"), 2),
-            t("train.h_loss"): figure((r.last_train or {}).get("train_loss")),
-            t("train.h_test_acc"): figure((r.last_eval or {}).get("test_acc")),
-            t("train.h_speed"): figure((r.last_train or {}).get("examples_per_sec"), 1),
+            t("train.h_state"): state_text(r),
+            t("train.h_arch"): blocks_text(req.spec if req else None),
+            t("train.h_input"): req.spec.input_size if req else None,
+            t("train.h_bn"): ("BN" if req.spec.batch_norm else "–") if req else "–",
+            t("train.h_optimizer"): settings.optimizer if settings else "–",
+            t("train.h_lr"): f"{settings.learning_rate:g}" if settings else "–",
+            t("train.h_batch"): settings.batch_size if settings else None,
+            t("train.h_examples"): settings.max_train_examples or "60,000" if settings else "–",
+            t("train.h_device"): r.config.device if r.config else None,
+            t("train.h_epochs"): settings.epochs if settings else None,
+            t("train.h_epoch"): figure(last.epoch if last else None, 2),
+            t("train.h_loss"): figure(last.train_loss if last else None),
+            t("train.h_test_acc"): figure(evals.test_acc if evals else None),
+            t("train.h_speed"): figure(last.examples_per_sec if last else None, 1),
         })
     return pd.DataFrame(rows)

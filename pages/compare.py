@@ -6,21 +6,18 @@ import pandas as pd
 import streamlit as st
 
 from pages import charts, routing, state
-from pages.core_text import localized_error
-from pages.i18n import labels, t
-from pages.views import block_label, exact, md_escape, pct, summary_of
-from vgg_core.launch import LIVE_STATES
+from pages.i18n import option_labels, say, t
+from pages.run_picker import pick_runs
+from pages.compare_state import CHOICES, CURRENT, ComparePage
+from pages.views import PRESET_KEYS, block_label, exact, md_escape, pct, summary_of
 from vgg_core.report import human, human_bytes, human_macs, shape_text
-from vgg_core.runs import list_runs, read_metrics, runs_root
+from vgg_core.run_folder import runs_root
+from vgg_core.runs import list_runs
 from vgg_core.spec import PRESETS, ArchSpec, SpecError, format_compact, parse_conv_arch
 from vgg_core.summary import Summary
 
-CURRENT = "current"
-DEFAULT_CHOICE = [CURRENT, "vgg16", "d2l"]
-_SAVED = {"compare_archs": "compare_archs_saved", "compare_custom": "compare_custom_saved"}
-
-
 def render() -> None:
+    s = ComparePage.get()
     current = state.current_spec()
     st.title(t("compare.title"))
     st.caption(
@@ -31,15 +28,15 @@ def render() -> None:
             fc=current.fc_width,
         )
     )
-    entries = _choose(current)
+    entries = _choose(s, current)
     if len(entries) < 2:
         st.info(t("compare.need_two"))
     if entries:
-        _architectures([(label, summary_of(spec)) for label, spec in entries])
-    _finished_runs()  # runs are compared on their own, whatever architectures are chosen
+        _architectures(s, [(label, summary_of(spec)) for label, spec in entries])
+    _finished_runs(s)  # runs are compared on their own, whatever architectures are chosen
 
 
-def _architectures(summaries: list[tuple[str, Summary]]) -> None:
+def _architectures(s: ComparePage, summaries: list[tuple[str, Summary]]) -> None:
     st.subheader(t("compare.totals"))
     with st.container(key="compare_totals"):
         st.table(_totals_frame(summaries))
@@ -47,43 +44,35 @@ def _architectures(summaries: list[tuple[str, Summary]]) -> None:
     with st.container(key="compare_shapes"):
         st.table(_shapes_frame(summaries))
     st.subheader(t("compare.charts"))
-    log = st.checkbox(t("charts.log"), key="compare_log")
+    log = st.checkbox(t("charts.log"), **s.bind("log"))
     df, order = _per_block(summaries)
     a, b = st.columns(2)
     a.plotly_chart(charts.grouped(df, "params", t("compare.params"), order, log), key="compare_params")
     b.plotly_chart(charts.grouped(df, "macs", t("compare.macs"), order, log), key="compare_macs")
 
 
-def _finished_runs() -> None:
+def _finished_runs(s: ComparePage) -> None:
     """Finished training runs side by side: their settings, final figures and curves on one chart."""
     st.subheader(t("compare.runs"))
-    finished = [r for r in list_runs(runs_root()) if r.state.state not in LIVE_STATES]
+    finished = [r for r in list_runs(runs_root()) if not r.state.live and not r.unreadable]
     if not finished:
         st.caption(t("compare.runs.none"))
         return
     by_id = {r.run_id: r for r in finished}
-    chosen = st.multiselect(t("compare.runs.choose"), list(by_id), default=list(by_id)[:3], key="compare_runs")
+    chosen = pick_runs(finished, t("compare.runs.choose"), s, "runs")
     if not chosen:
         return
     table = charts.runs_table([by_id[i] for i in chosen])
     with st.container(key="compare_runs_table"):
         st.table(table.set_index(table.columns[0]).T.astype(str))
-    st.plotly_chart(charts.training([(i, read_metrics(by_id[i].path)) for i in chosen], overlay=True),
-                    key="compare_runs_chart")
+    st.plotly_chart(charts.training([(i, by_id[i].metrics) for i in chosen], overlay=True), key="compare_runs_chart")
 
 
-def _choose(current: ArchSpec) -> list[tuple[str, ArchSpec]]:
+def _choose(s: ComparePage, current: ArchSpec) -> list[tuple[str, ArchSpec]]:
     """The chosen presets (on the current input and classifier) and the valid custom lines."""
-    ss = st.session_state
-    # Widgets forget their value when the user visits another page; keep it across visits.
-    ss.setdefault("compare_archs", list(ss.get(_SAVED["compare_archs"], DEFAULT_CHOICE)))
-    ss.setdefault("compare_custom", ss.get(_SAVED["compare_custom"], ""))
-
-    label = labels("preset", [CURRENT, *PRESETS])
-    chosen = st.multiselect(t("compare.choose"), [CURRENT, *PRESETS], key="compare_archs", format_func=label,
-                            on_change=_save, args=("compare_archs",))
-    custom = st.text_area(t("compare.custom"), key="compare_custom", help=t("compare.custom.help"), height=90,
-                          on_change=_save, args=("compare_custom",))
+    label = option_labels({c: PRESET_KEYS[c] for c in CHOICES})
+    chosen = st.multiselect(t("compare.choose"), CHOICES, format_func=label, **s.bind("archs"))
+    custom = st.text_area(t("compare.custom"), help=t("compare.custom.help"), height=90, **s.bind("custom"))
     entries: list[tuple[str, ArchSpec]] = []
     for name in chosen:
         if name == CURRENT:
@@ -92,19 +81,15 @@ def _choose(current: ArchSpec) -> list[tuple[str, ArchSpec]]:
         try:
             entries.append((label(name), current.replace(conv_arch=PRESETS[name].conv_arch, ratio=PRESETS[name].ratio)))
         except SpecError as err:
-            st.error(t("compare.preset.error", name=label(name), problem=md_escape(localized_error(err))))
+            st.error(t("compare.preset.error", name=label(name), problem=md_escape(say(err))))
     for n, line in enumerate(custom.splitlines(), start=1):
         if not line.strip():
             continue
         try:
             entries.append((t("compare.custom.name", n=n), current.replace(conv_arch=parse_conv_arch(line), ratio=1)))
         except SpecError as err:
-            st.error(t("compare.custom.error", n=n, problem=md_escape(localized_error(err))))
+            st.error(t("compare.custom.error", n=n, problem=md_escape(say(err))))
     return entries
-
-
-def _save(key: str) -> None:
-    st.session_state[_SAVED[key]] = st.session_state[key]
 
 
 def _totals_frame(summaries: list[tuple[str, Summary]]) -> pd.DataFrame:

@@ -6,10 +6,10 @@ import pandas as pd
 import streamlit as st
 
 from pages import charts, routing, state
-from pages.core_text import localized
-from pages.i18n import labels, t
+from pages.explore_inputs import EDITOR_LIMITS, PRESET_CHOICES, ExplorePage, on_blocks, on_input, on_preset, page
+from pages.i18n import option_labels, say, t
 from pages.views import (
-    block_label, blocks_table, count_columns, exact, layer_names, layers_table, md_escape, pct, summary_of,
+    PRESET_KEYS, block_label, blocks_table, count_columns, exact, layer_names, layers_table, md_escape, pct, summary_of,
 )
 from vgg_core.model import model_code
 from vgg_core.report import human, human_bytes, human_macs, to_csv
@@ -26,8 +26,13 @@ _METRIC_CSS = (
 )
 
 
+TABLE_VIEWS = {"layers": "table.view.layers", "blocks": "table.view.blocks"}
+NUMBER_LABELS = {"ratio": "input.ratio", "input_size": "input.input_size", "in_channels": "input.in_channels",
+                 "num_classes": "input.num_classes", "fc_width": "input.fc_width"}
+
+
 def render() -> None:
-    state.seed_inputs()
+    s = page()
     spec = state.current_spec()
     summary = summary_of(spec)
 
@@ -36,89 +41,81 @@ def render() -> None:
     st.caption(t("explore.caption"))
     left, right = st.columns([2, 3], gap="large")
     with left:
-        _inputs(spec)
+        _inputs(s, spec)
     with right:
-        if state.has_errors():
+        if s.errors:
             st.info(t("explore.last_valid", arch=f"`{format_conv_arch(spec.conv_arch)}`"))
         _totals(summary)
         _split(summary)
-    _table(summary)
-    _charts(summary)
+    _table(s, summary)
+    _charts(s, summary)
     with st.expander(t("code.title"), expanded=False):
         st.code(model_code(spec), language="python")
 
 
-def _errors(*keys: str) -> None:
+def _errors(s: ExplorePage, *names: str) -> None:
     """The core's messages, right under the input whose edit they refuse."""
-    for key in keys:
-        problems = state.errors_for(key)
+    for name in names:
+        problems = s.errors_for(name)
         if problems:
-            with st.container(key=f"error_{key}"):
-                st.error("  \n".join(t("spec.invalid", problem=md_escape(localized(p))) for p in problems))
+            with st.container(key=f"error_{name}"):
+                st.error("  \n".join(t("spec.invalid", problem=md_escape(say(p))) for p in problems))
 
 
-def _inputs(spec: ArchSpec) -> None:
+def _inputs(s: ExplorePage, spec: ArchSpec) -> None:
     st.subheader(t("explore.inputs"))
-    st.selectbox(
-        t("input.preset"), state.PRESET_CHOICES, key="preset",
-        format_func=labels("preset", state.PRESET_CHOICES), on_change=state.on_preset,
-    )
-    _errors("preset")
-    st.text_input(
-        t("input.conv_arch"), key="conv_arch", help=t("input.conv_arch.help"),
-        on_change=state.on_input, args=("conv_arch",),
-    )
-    _errors("conv_arch")
-    _block_editor(spec)
-    _errors("blocks")
+    st.selectbox(t("input.preset"), PRESET_CHOICES, format_func=option_labels(PRESET_KEYS),
+                 **s.bind("preset", on_preset))
+    _errors(s, "preset")
+    st.text_input(t("input.conv_arch"), help=t("input.conv_arch.help"), **s.bind("conv_arch", on_input, ("conv_arch",)))
+    _errors(s, "conv_arch")
+    _block_editor(s, spec)
+    _errors(s, "blocks")
 
-    def number(column, key: str, high: int) -> None:
+    def number(column, name: str, high: int) -> None:
         # No min/max on the widget: out of range, it would only turn red and drop the value; the
         # core's check names the limit instead, and the last valid table stays.
         column.number_input(
-            t(f"input.{key}"), step=1, key=key,
-            help=(t("input.ratio.help") + " " if key == "ratio" else "") + t("input.range", high=f"{high:,}"),
-            on_change=state.on_input, args=(key,),
+            t(NUMBER_LABELS[name]), step=1,
+            help=(t("input.ratio.help") + " " if name == "ratio" else "") + t("input.range", high=f"{high:,}"),
+            **s.bind(name, on_input, (name,)),
         )
 
     a, b = st.columns(2)
     number(a, "ratio", state.UI_MAX_RATIO)
     number(b, "input_size", MAX_INPUT_SIZE)
-    _errors("ratio", "input_size")
+    _errors(s, "ratio", "input_size")
     a, b = st.columns(2)
     number(a, "in_channels", MAX_IN_CHANNELS)
     number(b, "num_classes", MAX_NUM_CLASSES)
-    _errors("in_channels", "num_classes")
+    _errors(s, "in_channels", "num_classes")
     a, b = st.columns(2, vertical_alignment="bottom")
     number(a, "fc_width", MAX_FC_WIDTH)
-    b.checkbox(
-        t("input.batch_norm"), key="batch_norm", help=t("input.batch_norm.help"),
-        on_change=state.on_input, args=("batch_norm",),
-    )
-    _errors("fc_width", "batch_norm")
+    b.checkbox(t("input.batch_norm"), help=t("input.batch_norm.help"), **s.bind("batch_norm", on_input, ("batch_norm",)))
+    _errors(s, "fc_width", "batch_norm")
 
 
-def _block_editor(spec: ArchSpec) -> None:
+def _block_editor(s: ExplorePage, spec: ArchSpec) -> None:
     """The blocks as a grid, kept in step with the conv_arch text through the spec."""
-    key = state.editor_key()
+    key = s.editor_key()
     data = pd.DataFrame(
         {"num_convs": [n for n, _ in spec.conv_arch], "out_channels": [c for _, c in spec.conv_arch]}
     )
     number = st.column_config.NumberColumn
     config = {
         "num_convs": number(
-            t("input.num_convs"), min_value=1, max_value=state.EDITOR_LIMITS["num_convs"],
+            t("input.num_convs"), min_value=1, max_value=EDITOR_LIMITS["num_convs"],
             step=1, default=2, required=True,
         ),
         "out_channels": number(
-            t("input.out_channels"), min_value=1, max_value=state.EDITOR_LIMITS["out_channels"],
+            t("input.out_channels"), min_value=1, max_value=EDITOR_LIMITS["out_channels"],
             step=1, default=spec.conv_arch[-1][1], required=True,
         ),
     }
     with st.container(key="blocks"):
         st.data_editor(
             data, key=key, num_rows="dynamic", hide_index=True, width="stretch",
-            on_change=state.on_blocks, args=(key,), column_config=config,
+            on_change=on_blocks, args=(key,), column_config=config,
         )
         st.caption(t("input.blocks"))
         if spec.ratio != 1:
@@ -153,12 +150,12 @@ def _split(s: Summary) -> None:
         st.plotly_chart(charts.split(s), key="split_chart", config={"displayModeBar": False})
 
 
-def _table(s: Summary) -> None:
+def _table(page_state: ExplorePage, s: Summary) -> None:
     head, view_col, download = st.columns([3, 2, 1], vertical_alignment="bottom")
     head.subheader(t("table.title"))
     view = view_col.radio(
-        t("table.view"), ("layers", "blocks"), key="table_view", horizontal=True,
-        format_func=labels("table.view", ("layers", "blocks")), label_visibility="collapsed",
+        t("table.view"), tuple(TABLE_VIEWS), horizontal=True, format_func=option_labels(TABLE_VIEWS),
+        label_visibility="collapsed", **page_state.bind("table_view"),
     )
     download.download_button(
         t("table.download"), to_csv(s, bom=True), file_name=_csv_name(s.spec), mime="text/csv",
@@ -170,9 +167,9 @@ def _table(s: Summary) -> None:
         st.dataframe(table, hide_index=True, column_config=count_columns(), height=(rows + 1) * _ROW_PX + 3)
 
 
-def _charts(s: Summary) -> None:
+def _charts(page_state: ExplorePage, s: Summary) -> None:
     st.subheader(t("charts.title"))
-    log = st.checkbox(t("charts.log"), key="charts_log")
+    log = st.checkbox(t("charts.log"), **page_state.bind("charts_log"))
     a, b = st.columns(2)
     a.plotly_chart(charts.per_layer(s, "params", t("charts.params"), log), key="chart_params")
     b.plotly_chart(charts.per_layer(s, "macs", t("charts.macs"), log), key="chart_macs")

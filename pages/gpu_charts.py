@@ -6,7 +6,7 @@ from typing import Callable
 
 import plotly.graph_objects as go
 
-from .gpu_views import History, gpu_value, latest_gpu
+from vgg_core.gpu_history import History, gpu_value, latest_gpu
 from .i18n import t
 
 COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f")

@@ -9,33 +9,42 @@ no thread of ours ever calls Streamlit, and leaving the page stops the polling.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 
 import streamlit as st
 
+from vgg_core import glossary as fields
 from vgg_core import gpu
-from vgg_core.glossary import GLOSSARY, NA, NOTE
 from vgg_core.gpu import GPU_FIELDS, HOST_FIELDS, PROCESS_FIELDS, GpuInfo, Snapshot
+from vgg_core.gpu_history import History, gpu_value, same_pci, working
 
 from . import gpu_charts
-from .core_text import localized
 from .gpu_views import (
-    History, clock, gib, gpu_table, gpu_table_config, gpu_value, glossary_rows, na_reasons,
-    process_table, process_table_config, same_pci, share, show, tip, working,
+    clock, gib, gpu_table, gpu_table_config, glossary_rows, na_reasons, process_table, process_table_config, share,
+    show, tip,
 )
-from .i18n import lang, t
+from .i18n import lang, say, t
+from .session import typed
 
-PAGE = "gpu_page"  # the GPU page's history key; a compact panel has its own
+PAGE = "gpu_page"  # the GPU page's history; a compact panel has its own, by its key
 STALE_SECONDS = 10.0  # no sample for this long: the page was left, so a new visit starts a new history
 SPARK = 60  # samples in a compact panel's sparklines
 _CHART_CONFIG = {"displayModeBar": False}
 
 
-def history(key: str) -> History:
-    """This session's history for one panel (created on first use)."""
-    name = f"{key}_history"
-    if name not in st.session_state:
-        st.session_state[name] = History(opened=time.time())
-    return st.session_state[name]
+@dataclass
+class Histories:
+    """Each panel's history in this session, by the panel's key."""
+
+    by_panel: dict[str, History] = field(default_factory=dict)
+
+
+def history(key: str, fresh: bool = False) -> History:
+    """This session's history for one panel (created on first use, or anew when ``fresh``)."""
+    panels = typed("panel.histories", Histories).by_panel
+    if fresh or key not in panels:
+        panels[key] = History(opened=time.time())
+    return panels[key]
 
 
 def _gap(every: float | None) -> float:
@@ -53,7 +62,7 @@ def full_panel(every: float | None) -> None:
     """
     h = history(PAGE)
     if not h.paused and h.last is not None and time.time() - h.last > STALE_SECONDS:
-        h = st.session_state[f"{PAGE}_history"] = History(opened=time.time())
+        h = history(PAGE, fresh=True)
     h.paused = every is None
     st.fragment(run_every=every)(_live_full)(every)
 
@@ -69,7 +78,7 @@ def _live_full(every: float | None) -> None:
         _gpus(snap)
     else:
         with st.container(key="gpu_reason"):
-            st.warning(t("gpu.none", reason=localized(snap.reason or "")), icon=":material/info:")
+            st.warning(t("gpu.none", reason=say(snap.reason)), icon=":material/info:")
     _host(snap)
     _charts(h, _gap(every))
 
@@ -100,9 +109,9 @@ def _unanswered(g: GpuInfo) -> None:
     """A lost GPU (or one NVML cannot open): one clear error; the other GPUs still show."""
     if g.lost:
         known = ", ".join(v for v in (g.name, g.bus_id) if v)
-        text = t("gpu.lost", index=g.index, name=f" ({known})" if known else "", meaning=GLOSSARY["lost"][lang()])
+        text = t("gpu.lost", index=g.index, name=f" ({known})" if known else "", meaning=fields.explain("lost", lang()))
     else:
-        text = t("gpu.unopened", index=g.index, reason=localized(g.reason or ""))
+        text = t("gpu.unopened", index=g.index, reason=say(g.reason))
     st.error(text, icon=":material/error:")
 
 
@@ -181,7 +190,7 @@ def _charts(h: History, gap: float) -> None:
 def glossary() -> None:
     """Every field explained in the session's language; the memory-versus-utilisation note first."""
     with st.expander(t("gpu.glossary"), icon=":material/menu_book:"), st.container(key="gpu_glossary"):
-        st.info(NOTE[lang()], icon=":material/lightbulb:")
+        st.info(fields.note(lang()), icon=":material/lightbulb:")
         for title, keys in (
             ("gpu.glossary.header", ("driver_version", "cuda_version")),
             ("gpu.glossary.gpu", [*GPU_FIELDS, "lost"]),
@@ -189,7 +198,7 @@ def glossary() -> None:
             ("gpu.glossary.host", [f"host.{k}" for k in HOST_FIELDS]),
         ):
             st.markdown(f"**{t(title)}**\n\n" + glossary_rows(keys))
-        st.caption(NA[lang()])
+        st.caption(fields.na(lang()))
 
 
 # --- the compact panel (Train page) --------------------------------------------------------
@@ -211,7 +220,7 @@ def compact_panel(device_index: int | None = None, *, bus_id: str | None = None,
     h.add(snap)
     with st.container(key=key, border=True):
         if not snap.available:
-            st.caption(t("gpu.compact.none", reason=localized(snap.reason or "")))
+            st.caption(t("gpu.compact.none", reason=say(snap.reason)))
             _compact_host(snap, h)
         else:
             if bus_id is not None:
@@ -234,7 +243,7 @@ def live_compact_panel(device_index: int | None = None, *, every: float = 2.0, k
 
 def clear_history(key: str = "gpu_compact") -> None:
     """Start a panel's sparklines afresh (e.g. when a new training run starts)."""
-    st.session_state.pop(f"{key}_history", None)
+    typed("panel.histories", Histories).by_panel.pop(key, None)
 
 
 def _spark(h: History, value) -> list[float]:
@@ -253,10 +262,10 @@ def _compact_gpu(g: GpuInfo, h: History) -> None:
          ("power", "gpu.card.power", "power_draw_w", _power_of(g))),
     )
     for row in rows:
-        for col, (name, label, field, of) in zip(st.columns(2), row):
+        for col, (name, label, key, of) in zip(st.columns(2), row):
             col.metric(
-                t(label), show(field, getattr(g, field)), of, delta_color="off", delta_arrow="off",
-                help=tip(field, [g]), chart_data=_spark(h, gpu_value(g.index, name)) or None,
+                t(label), show(key, getattr(g, key)), of, delta_color="off", delta_arrow="off",
+                help=tip(key, [g]), chart_data=_spark(h, gpu_value(g.index, name)) or None,
             )
 
 

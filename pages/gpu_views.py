@@ -6,22 +6,18 @@ language (through ``pages.i18n``), so the tests can call them directly.
 
 from __future__ import annotations
 
-import re
-from collections import deque
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable
 
 import pandas as pd
 
-from vgg_core.glossary import GLOSSARY, NA, explain
-from vgg_core.gpu import GPU_FIELDS, GpuInfo, Snapshot, on_off
+from vgg_core import glossary
+from vgg_core.gpu_history import GIB
+from vgg_core.gpu import GPU_FIELDS, GpuInfo, on_off
 
 from .i18n import lang
 
 NA_TEXT = "N/A"
-GIB = 1024  # MiB per GiB
-HISTORY_LEN = 300  # samples kept per panel: five minutes at one a second
 TABLE_FIELDS = tuple(f for f in GPU_FIELDS if f != "processes")  # processes get their own table
 PROCESS_COLUMNS = ("gpu", "processes.pid", "processes.type", "processes.name", "processes.used_memory_mib")
 
@@ -71,45 +67,23 @@ def gib(mib: int | None) -> str:
     return na_or(mib, lambda v: f"{v / GIB:.1f}")
 
 
-def same_pci(a: str | None, b: str | None) -> bool:
-    """Whether two PCI addresses name one device: NVML writes 00000000:19:00.0, torch and lspci
-    0000:19:00.0 or 19:00.0, in either case."""
-    pa, pb = _pci(a), _pci(b)
-    return pa is not None and pa == pb
-
-
-def _pci(text: str | None) -> tuple[int, int, int, int] | None:
-    m = re.fullmatch(r"(?:([0-9a-fA-F]{1,8}):)?([0-9a-fA-F]{1,2}):([0-9a-fA-F]{1,2})\.([0-7])", (text or "").strip())
-    if not m:
-        return None
-    domain, bus, device, function = m.groups()
-    return int(domain or "0", 16), int(bus, 16), int(device, 16), int(function)
-
-
 # --- tooltips ----------------------------------------------------------------------------
 
 
 def tip(key: str, gpus: list[GpuInfo] | tuple[GpuInfo, ...] = ()) -> str:
     """The glossary's text in the session's language, plus NVML's reason where a GPU shows N/A."""
-    text = explain(key, lang())
+    text = glossary.explain(key, lang())
     reasons = [(g.index, g.na_reasons[key]) for g in gpus if key in g.na_reasons]
     if reasons:
         why = "; ".join(f"GPU {i}: {r}" for i, r in reasons) if len(gpus) > 1 else reasons[0][1]
-        text += f"\n\n{NA[lang()]} (NVML: {why})"
+        text += f"\n\n{glossary.na(lang())} (NVML: {why})"
     return text
 
 
-def column(key: str) -> str:
-    """A table header: the column nvidia-smi prints."""
-    return GLOSSARY[key]["label"]
+column = glossary.label  # a table header: the column nvidia-smi prints
 
 
 # --- tables ------------------------------------------------------------------------------
-
-
-def working(snap: Snapshot) -> list[GpuInfo]:
-    """The GPUs that answered (a lost GPU, or one NVML cannot open, is reported on its own)."""
-    return [g for g in snap.gpus if not g.lost and g.reason is None]
 
 
 def gpu_table(gpus: list[GpuInfo]) -> pd.DataFrame:
@@ -128,7 +102,7 @@ def gpu_table_config(gpus: list[GpuInfo]) -> dict[str, Any]:
 
 def na_reasons(gpus: list[GpuInfo]) -> list[str]:
     """'GPU 0 Fan: Not Supported', one per N/A field, for the caption under the table."""
-    return [f"GPU {g.index} {column(k)}: {why}" for g in gpus for k, why in g.na_reasons.items() if k in GLOSSARY]
+    return [f"GPU {g.index} {column(k)}: {why}" for g in gpus for k, why in g.na_reasons.items() if k in glossary.KEYS]
 
 
 def process_table(gpus: list[GpuInfo]) -> pd.DataFrame:
@@ -156,86 +130,8 @@ def process_table_config() -> dict[str, Any]:
 
 def glossary_rows(keys: list[str] | tuple[str, ...]) -> str:
     """The glossary as Markdown lines, in the session's language."""
-    return "\n".join(f"- **{GLOSSARY[k]['label']}**: {GLOSSARY[k][lang()]}" for k in keys)
-
-
-# --- history since the panel opened -------------------------------------------------------
-
-
-@dataclass
-class History:
-    """Samples of one panel, oldest first; bounded, so a panel left open all day stays small."""
-
-    opened: float
-    samples: deque = field(default_factory=lambda: deque(maxlen=HISTORY_LEN))
-    paused: bool = False  # the panel was last drawn paused: a long gap is no reason to start afresh
-    count: int = 0  # readings since it opened (the samples keep only the last HISTORY_LEN)
-
-    def add(self, snap: Snapshot) -> None:
-        if self.samples and self.samples[-1]["t"] >= snap.timestamp:
-            return  # the same snapshot drawn twice in one run
-        self.count += 1
-        h = snap.host
-        self.samples.append(
-            {
-                "t": snap.timestamp,
-                "cpu": h.cpu_percent,
-                "ram_gib": None if h.ram_used_mib is None else h.ram_used_mib / GIB,
-                "ram_total_gib": None if h.ram_total_mib is None else h.ram_total_mib / GIB,
-                "gpus": {
-                    g.index: {
-                        "name": g.name,
-                        "util": g.utilization_percent,
-                        "mem": g.memory_used_mib,
-                        "mem_total": g.memory_total_mib,
-                        "temp": g.temperature_c,
-                        "power": g.power_draw_w,
-                        "power_cap": g.power_limit_w,
-                    }
-                    for g in working(snap)
-                },
-            }
-        )
-
-    @property
-    def last(self) -> float | None:
-        return self.samples[-1]["t"] if self.samples else None
-
-    def series(self, value: Callable[[dict], float | None], gap: float) -> tuple[list[datetime], list[float | None]]:
-        """Times and values, with a None wherever sampling stopped for more than ``gap`` seconds
-        (paused, or the page left and opened again), so a chart breaks its line there."""
-        times: list[datetime] = []
-        values: list[float | None] = []
-        prev = None
-        for s in self.samples:
-            if prev is not None and s["t"] - prev > gap:
-                times.append(datetime.fromtimestamp((s["t"] + prev) / 2))
-                values.append(None)
-            times.append(datetime.fromtimestamp(s["t"]))
-            values.append(value(s))
-            prev = s["t"]
-        return times, values
-
-    def gpu_indices(self) -> list[int]:
-        seen: dict[int, None] = {}
-        for s in self.samples:
-            seen.update(dict.fromkeys(s["gpus"]))
-        return sorted(seen)
-
-
-def gpu_value(index: int, name: str) -> Callable[[dict], float | None]:
-    return lambda s: s["gpus"].get(index, {}).get(name)
-
-
-def latest_gpu(history: History, index: int, name: str) -> float | None:
-    """The newest sample's figure (a cap or total line on a chart)."""
-    for s in reversed(history.samples):
-        value = s["gpus"].get(index, {}).get(name)
-        if value is not None:
-            return value
-    return None
+    return "\n".join(f"- **{glossary.label(k)}**: {glossary.explain(k, lang())}" for k in keys)
 
 
 def clock(ts: float) -> str:
     return datetime.fromtimestamp(ts).strftime("%H:%M:%S")
-

@@ -20,6 +20,7 @@ from vgg_core.run_report import duration_text
 
 LOCALES = Path(__file__).resolve().parent / "locales"
 CATALOG = Catalog.load(CORE_LOCALES, LOCALES)
+EN, ZH = CATALOG.texts["en"], CATALOG.texts["zh"]  # every text by key, for tests and tools
 LANGS = ("en", "zh")
 LANG_LABELS = {"en": "English", "zh": "中文"}
 LANG_KEY = "lang"  # the session's language: the sidebar's radio and the URL's ?lang=

@@ -1,43 +1,28 @@
-"""The current architecture: URL query parameters <-> session state <-> ArchSpec.
+"""The app-wide state: the current architecture and the address bar.
 
-One valid ``ArchSpec`` lives in session state and in the URL, so a reload or a shared link
-reproduces the view. The Explore page's inputs are widgets seeded from it; their callbacks
-build a candidate spec from all inputs at once and either make it current or remember the
-core's error messages for the input just edited, leaving the last valid spec in place.
-Other pages (Train, Compare) read it with ``current_spec()``.
+One valid ``ArchSpec`` is shared by every page (``current_spec``) and lives in the URL with the
+language, so a reload or a shared link reproduces the view; the current page adds its own
+parameters (see ``PageState.URL``). A shared link is read with the core's own parser: nothing in
+it is evaluated, and a bad parameter gives the default architecture and a warning naming it.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import streamlit as st
 
-from vgg_core.spec import (
-    MAX_CHANNELS,
-    MAX_CONVS_PER_BLOCK,
-    PRESETS,
-    ArchSpec,
-    SpecError,
-    format_compact,
-    format_conv_arch,
-    parse_conv_arch,
-)
+from vgg_core.problems import Problem, problem
+from vgg_core.spec import PRESETS, ArchSpec, SpecError, format_compact, parse_conv_arch
 
-SPEC = "arch_spec"  # the current, valid ArchSpec
-ERRORS = "arch_errors"  # (input key, [problem, ...]) of the last edit that failed, or None
-URL_WARNING = "url_warning"  # the problems with a shared link's parameters (a list), or None
-EDITOR_VERSION = "blocks_editor_version"
-LANG = "lang"
+from .i18n import LANG_KEY, LANGS
 
-LANGS = ("en", "zh")
-UI_MAX_RATIO = 64
+UI_MAX_RATIO = 64  # past 64, VGG's first block is one channel wide; the core allows more
 CUSTOM = "custom"
-PRESET_CHOICES = (*PRESETS, CUSTOM)
-NUMBER_INPUTS = ("ratio", "input_size", "in_channels", "num_classes", "fc_width")
-INPUTS = ("preset", "conv_arch", *NUMBER_INPUTS, "batch_norm")
-EDITOR_LIMITS = {"num_convs": MAX_CONVS_PER_BLOCK, "out_channels": MAX_CHANNELS}
+KEY = "app"
+_DEFAULT = ArchSpec()
 
 # URL name of each spec field; only fields that differ from the default spec are written.
 URL_NAMES = {
@@ -49,7 +34,13 @@ URL_NAMES = {
     "fc_width": "fc",
     "batch_norm": "bn",
 }
-_DEFAULT = ArchSpec()
+
+
+@dataclass
+class AppState:
+    spec: ArchSpec = _DEFAULT
+    version: int = 0  # bumped when the spec is set from outside the Explore inputs, which then reseed
+    url_warning: list[Problem] | None = None  # what was wrong with a shared link
 
 
 # --- pure helpers (no Streamlit) ---------------------------------------------------------
@@ -74,7 +65,7 @@ def spec_to_query(spec: ArchSpec) -> dict[str, str]:
 def spec_from_query(params: Mapping[str, str]) -> ArchSpec:
     """Read a shared link with the core's parser; raises SpecError naming every bad parameter."""
     changes: dict[str, Any] = {}
-    problems: list[str] = []
+    problems: list[Problem] = []
     for field, name in URL_NAMES.items():
         if name not in params:
             continue
@@ -86,16 +77,24 @@ def spec_from_query(params: Mapping[str, str]) -> ArchSpec:
                 problems.extend(err.problems)
         elif field == "batch_norm":
             if text not in ("0", "1"):
-                problems.append(f"URL parameter {name}={text[:20]!r} must be 0 or 1")
+                problems.append(problem("url_not_bool", param=f"{name}={text[:20]!r}"))
             changes[field] = text == "1"
         elif re.fullmatch(r"\d{1,9}", text):
             changes[field] = int(text)
         else:
-            problems.append(f"URL parameter {name}={text[:20]!r} is not a whole number")
-    problems += _ratio_problems(changes.get("ratio"))
+            problems.append(problem("url_not_int", param=f"{name}={text[:20]!r}"))
+    problems += ratio_problems(changes.get("ratio"))
     if problems:
         raise SpecError(problems)
     return _DEFAULT.replace(**changes) if changes else _DEFAULT
+
+
+def ratio_problems(ratio: Any) -> list[Problem]:
+    """The page's own ratio limit, for the inputs and for a shared link alike. A non-integer is
+    left to the core's check."""
+    if isinstance(ratio, int) and not isinstance(ratio, bool) and not 1 <= ratio <= UI_MAX_RATIO:
+        return [problem("out_of_range", name="ratio", low=1, high=UI_MAX_RATIO, got=ratio)]
+    return []
 
 
 def preset_of(spec: ArchSpec) -> str:
@@ -106,187 +105,55 @@ def preset_of(spec: ArchSpec) -> str:
     return CUSTOM
 
 
-def blocks_after_edit(base: list[tuple[int, int]], delta: Mapping[str, Any]) -> list[tuple[Any, Any]]:
-    """Apply ``st.data_editor``'s edit record (edited/added/deleted rows) to the blocks it was shown."""
-    edited = {int(i): row for i, row in (delta.get("edited_rows") or {}).items()}
-    deleted = {int(i) for i in delta.get("deleted_rows") or ()}
-    rows = []
-    for i, (n, c) in enumerate(base):
-        if i in deleted:
-            continue
-        row = {"num_convs": n, "out_channels": c, **edited.get(i, {})}
-        rows.append((_whole(row.get("num_convs")), _whole(row.get("out_channels"))))
-    for row in delta.get("added_rows") or ():
-        rows.append((_whole(row.get("num_convs")), _whole(row.get("out_channels"))))
-    return rows
-
-
-def _whole(value: Any) -> Any:
-    # The grid sends JSON numbers; 2.0 means 2. Anything else goes on to the spec's own check.
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
 # --- session state -----------------------------------------------------------------------
 
 
-def init() -> None:
-    """First run of a session: take the architecture and language from the URL."""
-    ss = st.session_state
-    if SPEC in ss:
-        return
+def app() -> AppState:
+    found = st.session_state.get(KEY)
+    if not isinstance(found, AppState):
+        found = st.session_state[KEY] = _from_url()
+    return found
+
+
+def _from_url() -> AppState:
+    """A session's first run: the architecture and the language from the URL."""
     params = st.query_params.to_dict()
-    try:
-        ss[SPEC] = spec_from_query(params)
-        ss[URL_WARNING] = None
-    except SpecError as err:
-        ss[SPEC] = _DEFAULT
-        ss[URL_WARNING] = err.problems
-    ss[ERRORS] = None
-    ss[EDITOR_VERSION] = 0
     lang = params.get("lang", "en")
-    if LANG not in ss:
-        ss[LANG] = lang if lang in LANGS else "en"
+    st.session_state.setdefault(LANG_KEY, lang if lang in LANGS else "en")
+    try:
+        return AppState(spec=spec_from_query(params))
+    except SpecError as err:
+        return AppState(url_warning=err.problems)
 
 
 def current_spec() -> ArchSpec:
     """The architecture every page shows and the Train page trains."""
-    return st.session_state.get(SPEC, _DEFAULT)
+    return app().spec
 
 
 def set_spec(spec: ArchSpec) -> None:
-    st.session_state[SPEC] = spec
-    st.session_state[URL_WARNING] = None
-
-
-def sync_url() -> None:
-    """Write the current spec and language to the URL (only when they changed)."""
-    ours = {*URL_NAMES.values(), "lang"}
-    have = st.query_params.to_dict()
-    # Parameters of other features (a page's own, e.g. a run id) pass through untouched.
-    want = {k: v for k, v in have.items() if k not in ours} | spec_to_query(current_spec())
-    if st.session_state.get(LANG, "en") != "en":
-        want["lang"] = st.session_state[LANG]
-    if have != want:
-        st.query_params.from_dict(want)
-
-
-def errors_for(key: str) -> list[str]:
-    """The core's messages, if the last edit of this input left the architecture invalid."""
-    errors = st.session_state.get(ERRORS)
-    return list(errors[1]) if errors and errors[0] == key else []
-
-
-def has_errors() -> bool:
-    return bool(st.session_state.get(ERRORS))
-
-
-def seed_inputs() -> None:
-    """Give the Explore inputs the current spec's values, for those the session lost or never had."""
-    ss = st.session_state
-    values = _input_values(current_spec())
-    lost = [key for key in INPUTS if key not in ss]
-    for key in lost:
-        ss[key] = values[key]
-    if lost:  # the inputs now show the valid spec, so an error about what was typed before is stale
-        ss[ERRORS] = None
-
-
-def _input_values(spec: ArchSpec) -> dict[str, Any]:
-    return {
-        "preset": preset_of(spec),
-        "conv_arch": format_conv_arch(spec.conv_arch),
-        **{key: getattr(spec, key) for key in NUMBER_INPUTS},
-        "batch_norm": spec.batch_norm,
-    }
-
-
-def on_input(key: str) -> None:
-    """Callback of every Explore input: all inputs together make the candidate spec."""
-    ss = st.session_state
-    if problems := _ratio_problems(ss["ratio"]):
-        ss[ERRORS] = (key, problems)
-        return
-    try:
-        spec = current_spec().replace(
-            conv_arch=parse_conv_arch(ss["conv_arch"]),
-            batch_norm=bool(ss["batch_norm"]),
-            **{k: ss[k] for k in NUMBER_INPUTS},
-        )
-    except SpecError as err:
-        ss[ERRORS] = (key, err.problems)
-        return
-    ss[ERRORS] = None
-    set_spec(spec)
-    # Show the accepted spec in d2l's spelling, name its preset, and redraw the block table.
-    ss["conv_arch"] = format_conv_arch(spec.conv_arch)
-    ss["preset"] = preset_of(spec)
-    ss[EDITOR_VERSION] = ss.get(EDITOR_VERSION, 0) + 1
-
-
-def _ratio_problems(ratio: Any) -> list[str]:
-    """The page's own ratio limit, for the inputs and for a shared link alike (the core allows more;
-    past 64, VGG's first block is one channel wide). A non-integer is left to the core's check."""
-    if isinstance(ratio, int) and not 1 <= ratio <= UI_MAX_RATIO:
-        return [f"ratio must be from 1 to {UI_MAX_RATIO}, got {ratio}"]
-    return []
-
-
-def on_preset() -> None:
-    """A preset sets the blocks and ratio; input size, channels, classes and FC width stay."""
-    ss = st.session_state
-    name = ss["preset"]
-    if name == CUSTOM:
-        return
-    p = PRESETS[name]
-    ss["conv_arch"] = format_conv_arch(p.conv_arch)
-    ss["ratio"] = p.ratio
-    on_input("preset")
-
-
-# Keyed widgets whose option labels come from the UI language (format_func).
-LABELLED_WIDGETS = ("preset", "optimizer", "train_run", "train_overlay", "train_manage", "compare_archs", "table_view")
-
-
-def relabel(keys: tuple[str, ...] = LABELLED_WIDGETS) -> None:
-    """Re-set the widgets' values so the browser shows them under their new labels.
-
-    A select keeps showing the label it was sent when only ``format_func`` changes (its value on
-    the wire is the label); a value set through session state is sent again, newly formatted.
-    """
-    ss = st.session_state
-    for key in keys:
-        if key in ss:
-            ss[key] = ss[key]
-
-
-def editor_key() -> str:
-    """The block table's widget key changes whenever the spec does, so it redraws from the spec."""
-    return f"blocks_editor_{st.session_state.get(EDITOR_VERSION, 0)}"
-
-
-def on_blocks(key: str) -> None:
-    """Callback of the block table: its rows become the conv_arch text, then the usual check."""
-    ss = st.session_state
-    rows = blocks_after_edit(list(current_spec().conv_arch), ss.get(key) or {})
-    ss["conv_arch"] = format_conv_arch(rows)
-    on_input("blocks")
+    """A spec made from the Explore inputs themselves."""
+    state = app()
+    state.spec, state.url_warning = spec, None
 
 
 def adopt(spec: ArchSpec) -> None:
-    """Make ``spec`` current from outside the Explore inputs (reset, the Train page's d2l button).
-
-    The inputs reseed from it on the Explore page's next run.
-    """
-    ss = st.session_state
+    """Make ``spec`` current from outside the Explore inputs (reset, the Train page's d2l button);
+    the inputs reseed from it on the Explore page's next run."""
     set_spec(spec)
-    ss[ERRORS] = None
-    for key in INPUTS:
-        ss.pop(key, None)
-    ss[EDITOR_VERSION] = ss.get(EDITOR_VERSION, 0) + 1
+    app().version += 1
 
 
 def reset() -> None:
     """Back to the book's VGG-11."""
     adopt(_DEFAULT)
+
+
+def sync_url(page_params: Mapping[str, str]) -> None:
+    """Write the current spec, the language and the current page's parameters to the URL (only when
+    they changed); another page's parameters are dropped."""
+    want = dict(page_params) | spec_to_query(current_spec())
+    if st.session_state.get(LANG_KEY, "en") != "en":
+        want["lang"] = st.session_state[LANG_KEY]
+    if st.query_params.to_dict() != want:
+        st.query_params.from_dict(want)

@@ -6,124 +6,98 @@ inside a fragment, so a reload, a second tab or a server restart shows the same 
 
 from __future__ import annotations
 
-import math
 import threading
-
 import streamlit as st
+import torch
 
 from pages import charts, routing, state
-from pages.core_text import localized, localized_error
 from pages.gpu_panel import compact_panel
-from pages.i18n import labels, t
+from pages.i18n import duration, option_labels, say, t
+from pages.run_picker import pick_run, pick_runs, run_label
+from pages.train_state import FIELDS, TrainPage
 from pages.views import figure, md_escape, summary_of
 from vgg_core.device import available_devices, resolve_device
 from vgg_core.estimate import estimate_training
-from vgg_core.launch import (
-    LIVE_STATES, LaunchError, TrainRequest, busy_runs, delete_run, measure_speed, start_run, stop_run,
-)
+from vgg_core.launch import LaunchError, busy_runs, delete_run, measure_speed, start_run, stop_run
+from vgg_core.problems import Problem, ProblemsError
 from vgg_core.report import human, human_bytes, human_macs
-from vgg_core.run_report import blocks_text, duration_text, metrics_csv, progress
-from vgg_core.runs import MODEL, RunDirError, RunInfo, list_runs, read_metrics, run_state, runs_root
-from vgg_core.spec import ArchSpec, SpecError, format_compact, preset
+from vgg_core.request import TrainRequest
+from vgg_core.run_folder import METRICS, MODEL, run_file, runs_root
+from vgg_core.run_report import metrics_csv, progress
+from vgg_core.runs import RunRecord, list_runs
+from vgg_core.spec import SpecError, format_compact, preset
 
-# Widget keys and their defaults: d2l's train_ch6 (lr 0.05, 10 epochs, batch 128, plain SGD).
-D2L = {"epochs": 10, "batch_size": 128, "lr": 0.05, "optimizer": "sgd", "momentum": 0.0, "max_train_examples": 0}
-DEFAULTS = {**D2L, "device": "auto"}
-SELECTED = "train_run"  # the run shown live
-MESSAGE = "train_message"  # (kind, text) left by the last button press
-CONFIRM_DELETE = "train_confirm_delete"  # the run whose Delete button was pressed once
-FULL_TRAIN = 60_000
 HOURS_WARNING_S = 3600
+OPTIMIZERS = {"sgd": "train.opt.sgd", "adam": "train.opt.adam"}
 
 
 def render() -> None:
-    for key, value in DEFAULTS.items():
-        st.session_state.setdefault(key, value)
+    s = TrainPage.get()
     spec = state.current_spec()
     summary = summary_of(spec)
     st.title(t("train.title"))
     st.caption(t("train.caption"))
-    st.markdown(
-        t("train.arch", arch=f"`{format_compact(spec.blocks)}`", size=spec.input_size,
-          params=human(summary.total_params), macs=human_macs(summary.total_macs))
-    )
+    st.markdown(t("train.arch", arch=f"`{format_compact(spec.blocks)}`", size=spec.input_size,
+                  params=human(summary.total_params), macs=human_macs(summary.total_macs)))
     left, right = st.columns([3, 2], gap="large")
     with left:
-        problems = _hyperparameters()
+        problems = _hyperparameters(s)
     with right:
         if not problems:
-            _estimate(spec, _request())
-    _buttons(ready=not problems)
+            _estimate(TrainRequest(spec, s.settings()))
+    _buttons(s, ready=not problems)
     runs = list_runs(runs_root())
-    fast = any(r.state.state in LIVE_STATES for r in runs)
+    fast = any(r.state.live for r in runs)
     # Poll every second while something trains; slowly otherwise, to notice runs started elsewhere.
     st.fragment(run_every=1.0 if fast else 5.0)(_live)(fast)
-    _finished(runs)
+    _finished(s, runs)
 
 
-# The page's own limits (the engine takes more): widgets carry none, so a value out of range gets
-# a message naming the range instead of a red border and a silently kept old value.
-LIMITS = {"epochs": (1, 200), "batch_size": (1, 4096), "lr": (1e-6, 10.0), "momentum": (0.0, 0.999),
-          "max_train_examples": (0, FULL_TRAIN)}
-
-
-def _hyperparameters() -> list[str]:
-    """The widgets, then one line per value out of range (nothing launches until they are fixed)."""
+def _hyperparameters(s: TrainPage) -> list[Problem]:
+    """The widgets, then one line per value the core refuses (nothing launches until they are fixed)."""
     st.subheader(t("train.settings"))
     a, b, c = st.columns(3)
-    a.number_input(t("train.epochs"), step=1, key="epochs")
-    b.number_input(t("train.batch_size"), step=1, key="batch_size")
-    c.number_input(t("train.lr"), step=0.01, format="%g", key="lr")
+    a.number_input(t("train.epochs"), step=1, **s.bind("epochs"))
+    b.number_input(t("train.batch_size"), step=1, **s.bind("batch_size"))
+    c.number_input(t("train.lr"), step=0.01, format="%g", **s.bind("lr"))
     a, b, c = st.columns(3)
-    a.selectbox(t("train.optimizer"), ("sgd", "adam"), key="optimizer", format_func=labels("train.opt", ("sgd", "adam")))
-    b.number_input(t("train.momentum"), step=0.1, format="%.3f", key="momentum",
-                   disabled=st.session_state["optimizer"] != "sgd")
+    a.selectbox(t("train.optimizer"), tuple(OPTIMIZERS), format_func=option_labels(OPTIMIZERS), **s.bind("optimizer"))
+    b.number_input(t("train.momentum"), step=0.1, format="%.3f", disabled=s.optimizer != "sgd", **s.bind("momentum"))
     devices = ("auto", *available_devices().split(", "))
-    if st.session_state["device"] not in devices:
-        st.session_state["device"] = "auto"
-    c.selectbox(t("train.device"), devices, key="device", help=t("train.device.help"))
-    st.number_input(t("train.max_train"), step=1000, key="max_train_examples", help=t("train.max_train.help"))
-    problems = [
-        t("train.out_of_range", name=t(f"train.{key}"), low=f"{low:g}", high=f"{high:,g}", got=f"{value:g}")
-        for key, (low, high) in LIMITS.items()
-        if not low <= (value := st.session_state[key]) <= high
-    ]
+    if s.device not in devices:
+        s.set("device", "auto")
+    c.selectbox(t("train.device"), devices, help=t("train.device.help"), **s.bind("device"))
+    st.number_input(t("train.max_train"), step=1000, help=t("train.max_train.help"), **s.bind("max_train_examples"))
+    problems = TrainRequest(state.current_spec(), s.settings()).problems()  # the core's own checks
     if problems:
         with st.container(key="train_input_errors"):
-            st.error("  \n".join(problems))
+            st.error("  \n".join(say(_named(p)) for p in problems))
     return problems
 
 
-def _request() -> TrainRequest:
-    ss = st.session_state
-    examples = ss["max_train_examples"] or FULL_TRAIN
-    steps = math.ceil(examples / ss["batch_size"])
-    return TrainRequest(
-        epochs=int(ss["epochs"]), batch_size=int(ss["batch_size"]), lr=float(ss["lr"]), optimizer=ss["optimizer"],
-        momentum=float(ss["momentum"]) if ss["optimizer"] == "sgd" else 0.0, device=ss["device"],
-        max_train_examples=int(ss["max_train_examples"]) or None,
-        # About 25 chart points per epoch at least; d2l's Animator draws 5.
-        log_every=max(1, min(10, steps // 25)),
-    )
+def _named(p: Problem) -> Problem:
+    """A refusal about a setting, naming it with the page's label instead of its code name."""
+    name = p.args.get("name")
+    if name in FIELDS:
+        return Problem(p.code, tuple((k, t(FIELDS[name]) if k == "name" else v) for k, v in p.params))
+    return p
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _estimate_cached(spec_dict: dict, batch: int, optimizer: str, momentum: float, device: str, examples: int,
-                     speed: tuple[float, float] | None):
-    return estimate_training(ArchSpec.from_dict(spec_dict), batch, optimizer=optimizer, momentum=momentum,
-                             device=device, train_examples=examples, measure_speed=False, speed=speed)
+def _estimate_cached(request: dict, device: str, speed: tuple[float, float] | None):
+    return estimate_training(TrainRequest.from_dict(request), device=torch.device(device), measure_speed=False, speed=speed)
 
 
 @st.cache_resource(show_spinner=False)
-def _speeds() -> tuple[threading.Lock, dict[str, tuple[tuple[float, float] | None, str | None]]]:
+def _speeds() -> tuple[threading.Lock, dict[str, tuple[tuple[float, float] | None, Problem | str | None]]]:
     """Each device's training speed (or why it could not be measured), once per server, for every session."""
     return threading.Lock(), {}
 
 
-def _speed(device: str) -> tuple[tuple[float, float] | None, str | None]:
-    """((MACs per second, seconds per step), None) or (None, why not). A child process measures it, so the server never
-    holds a CUDA context; never while a run trains there (it would slow the run and skew the figure).
-    A failure is kept too, so a broken device does not cost a child process on every rerun."""
+def _speed(device: str) -> tuple[tuple[float, float] | None, Problem | str | None]:
+    """((MACs per second, seconds per step), None) or (None, why not). A child process measures it, so the
+    server never holds a CUDA context; never while a run trains there (it would slow the run and skew
+    the figure). A failure is kept too, so a broken device does not cost a child process on every rerun."""
     lock, speeds = _speeds()
     with lock:
         if device not in speeds:
@@ -133,68 +107,71 @@ def _speed(device: str) -> tuple[tuple[float, float] | None, str | None]:
                 with st.spinner(t("train.est_measuring", device=device)):
                     speeds[device] = measure_speed(device), None
             except LaunchError as e:
-                speeds[device] = None, str(e)
+                speeds[device] = None, e.problems[0]
         return speeds[device]
 
 
-def _estimate(spec, request: TrainRequest) -> None:
+def _estimate(request: TrainRequest) -> None:
     st.subheader(t("train.estimate"))
     try:
-        device = str(resolve_device(request.device))
-    except ValueError as e:  # a device that is not here: the Train button says so too
-        st.warning(md_escape(localized_error(e)))
+        device = str(resolve_device(request.settings.device))
+    except ProblemsError as e:  # a device that is not here: the Train button says so too
+        st.warning(md_escape(say(e)))
         return
     speed, why_not = _speed(device)
-    est = _estimate_cached(spec.to_dict(), request.batch_size, request.optimizer, request.momentum,
-                           device, request.max_train_examples or FULL_TRAIN, speed)
+    est = _estimate_cached(request.to_dict(), device, speed)
+    per_epoch = est.seconds_per_epoch
     with st.container(key="train_estimate"):
         a, b = st.columns(2)
         a.metric(t("train.est_memory"), human_bytes(est.total_bytes),
                  help=t("train.est_memory.help", params=human_bytes(est.param_bytes), grads=human_bytes(est.grad_bytes),
                         opt=human_bytes(est.optimizer_bytes), acts=human_bytes(est.activation_bytes)))
-        per_epoch = est.seconds_per_epoch
-        b.metric(t("train.est_epoch"), duration_text(per_epoch),
+        b.metric(t("train.est_epoch"), duration(per_epoch),
                  help=t("train.est_epoch.help", device=est.device) if per_epoch is not None
-                 else t("train.est_epoch.unmeasured", reason=localized(why_not or "")))
+                 else t("train.est_epoch.unmeasured", reason=say(why_not)))
         if est.available_bytes is not None:
             st.caption(t("train.est_free", free=human_bytes(est.available_bytes), device=est.device))
     if est.fits is False:
         st.warning(t("train.warn_memory", need=human_bytes(est.total_bytes), free=human_bytes(est.available_bytes or 0)))
-    if per_epoch is not None and per_epoch * request.epochs > HOURS_WARNING_S:
-        st.warning(t("train.warn_hours", total=duration_text(per_epoch * request.epochs), device=est.device))
+    if per_epoch is not None and per_epoch * request.settings.epochs > HOURS_WARNING_S:
+        st.warning(t("train.warn_hours", total=duration(per_epoch * request.settings.epochs), device=est.device))
 
 
 def _apply_d2l() -> None:
-    """d2l 7.2.3's setting: the current blocks with ratio 4 at 224x224, lr 0.05, 10 epochs, batch 128.
+    """d2l 7.2.3's setting: its own VGG-11 with ratio 4 at 224x224, lr 0.05, 10 epochs, batch 128.
 
-    Blocks too narrow for ratio 4 (or too many for 224) give way to d2l's own VGG-11.
+    The help cites the book's network, so the button sets the book's network.
     """
-    st.session_state.update(D2L)
+    s = TrainPage.get()
+    defaults = TrainPage()
+    for name in ("epochs", "batch_size", "lr", "optimizer", "momentum", "max_train_examples"):
+        s.set(name, getattr(defaults, name))
+    current = state.current_spec()
     try:
-        spec = state.current_spec().replace(ratio=4, input_size=224)
+        spec = preset("d2l").replace(in_channels=current.in_channels)
     except SpecError:
         spec = preset("d2l")
     state.adopt(spec)
 
 
 def _start() -> None:
-    ss = st.session_state
+    s = TrainPage.get()
     try:
-        run_dir = start_run(state.current_spec(), _request(), runs_root())
-    except (LaunchError, RunDirError) as e:
-        ss[MESSAGE] = ("error", localized_error(e))
+        run_dir = start_run(TrainRequest(state.current_spec(), s.settings()), runs_root())
+    except (LaunchError, ProblemsError) as e:
+        s.message = ("error", say(e))
         return
-    ss[SELECTED] = run_dir.name
-    ss[MESSAGE] = ("success", t("train.started", run=run_dir.name))
+    s.set("run", run_dir.name)
+    s.message = ("success", t("train.started", run=run_dir.name))
 
 
-def _buttons(ready: bool) -> None:
+def _buttons(s: TrainPage, ready: bool) -> None:
     a, b, _ = st.columns([1, 1, 3])
-    a.button(t("train.d2l"), key="d2l_settings", on_click=_apply_d2l, help=t("train.d2l.help"),
-             icon=":material/menu_book:")
+    a.button(t("train.d2l"), key="train_d2l", on_click=_apply_d2l, help=t("train.d2l.help"), icon=":material/menu_book:")
     b.button(t("train.start"), key="train_start", type="primary", on_click=_start, icon=":material/play_arrow:",
              disabled=not ready)
-    kind, text = st.session_state.pop(MESSAGE, (None, None))
+    kind, text = s.message or (None, None)
+    s.message = None
     if kind == "error":
         st.error(t("train.refused", reason=md_escape(text)))
     elif kind == "success":
@@ -203,122 +180,113 @@ def _buttons(ready: bool) -> None:
 
 def _live(fast: bool) -> None:
     """The selected run, re-read from its folder on every tick; ``fast``: ticking every second."""
-    ss = st.session_state
+    s = TrainPage.get()
     runs = list_runs(runs_root())
-    if not fast and any(r.state.state in LIVE_STATES for r in runs):
+    if not fast and any(r.state.live for r in runs):
         st.rerun(scope="app")  # a run started in another tab: tick every second from now on
     if not runs:
         st.info(t("train.no_runs"))
         return
-    ids = [r.run_id for r in runs]
-    if ss.get(SELECTED) not in ids:
-        ss[SELECTED] = ids[0]
-    by_id = {r.run_id: r for r in runs}
     st.subheader(t("train.live"))
-    label = _run_label(by_id[ss[SELECTED]])
-    if ss.get("_train_run_label") not in (None, label):
-        state.relabel((SELECTED,))  # the run's state changed: show its new label, not the one first sent
-    ss["_train_run_label"] = label
-    st.selectbox(t("train.run"), ids, key=SELECTED, format_func=lambda i: _run_label(by_id[i]))
-    run = by_id[ss[SELECTED]]
-    rows = read_metrics(run.path)
-    run_now = run_state(run.path, rows)
-    live = run_now.state in LIVE_STATES
+    shown = next((r for r in runs if r.run_id == s.run), runs[0])
+    if s.shown_label not in (None, run_label(shown)):
+        s.set("run", s.run)  # the run's state changed: send its new label, not the one first sent
+    s.shown_label = run_label(shown)
+    run = pick_run(runs, t("train.run"), s, "run")
+    _live_run(run)
+    _history_table(runs)
+    live = run.state.live
+    if s.was_live.get(run.run_id) and not live:
+        s.was_live.pop(run.run_id)
+        st.rerun(scope="app")  # the run just ended: refresh the finished runs and the polling rate
+    s.was_live[run.run_id] = live
 
+
+def _live_run(run: RunRecord) -> None:
+    live = run.state.live
     with st.container(key="train_status"):
-        _status(run, run_now.state, run_now.reason)
-    p = progress(run.config, rows)
-    eta = t("train.eta", eta=duration_text(p.eta_s)) if live else ""
-    st.progress(p.fraction, text=t("train.progress", pct=f"{100 * p.fraction:.0f}", epoch=f"{p.epoch:.2f}",
-                                   epochs=(run.config or {}).get("hyperparameters", {}).get("epochs", "?")) + eta)
+        _status(run)
+    p = progress(run.config, run.metrics)
+    eta = t("train.eta", eta=duration(p.eta_s)) if live and p.eta_s is not None else ""
+    if p.total_steps:
+        st.progress(p.fraction, text=t("train.progress", pct=f"{100 * p.fraction:.0f}", epoch=f"{p.epoch:.2f}",
+                                       epochs=p.epochs) + eta)
     if live:
         st.button(t("train.stop"), key="train_stop", on_click=stop_run, args=(run.path,), icon=":material/stop:")
-    device = (run.config or {}).get("device", "")
-    if live and str(device).startswith("cuda"):
-        chart_col, gpu_col = st.columns([3, 1])
-    else:
-        chart_col, gpu_col = st.container(), None
+    device = run.config.device if run.config else ""
+    chart_col, gpu_col = st.columns([3, 1]) if live and device.startswith("cuda") else (st.container(), None)
     with chart_col:
-        _metrics(rows)
+        _metrics(run)
         with st.container(key="train_chart"):
-            st.plotly_chart(charts.training([(run.run_id, rows)]), width="stretch")
+            st.plotly_chart(charts.training([(run.run_id, run.metrics)]), width="stretch")
     if gpu_col is not None:
         with gpu_col:
             # The PCI address names the card for NVML whatever CUDA's numbering; older runs lack it.
-            index = int(str(device).split(":")[1]) if ":" in str(device) else 0
-            compact_panel(index, bus_id=(run.config or {}).get("pci_bus_id"), key="train_gpu")
-    _history_table(runs)
-    if ss.get("_train_was_live", {}).get(run.run_id) and not live:
-        ss["_train_was_live"].pop(run.run_id)
-        st.rerun(scope="app")  # the run just ended: refresh the finished runs and the polling rate
-    ss.setdefault("_train_was_live", {})[run.run_id] = live
+            index = int(device.split(":")[1]) if ":" in device else 0
+            compact_panel(index, bus_id=run.config.pci_bus_id, key="train_gpu")
 
 
-def _status(run: RunInfo, state_name: str, reason: str | None) -> None:
-    text = t("train.state", run=run.run_id, state=t(f"train.state.{state_name}"))
-    cfg = run.config or {}
-    where = cfg.get("device_name") or cfg.get("device")
+def _status(run: RunRecord) -> None:
+    text = t("train.state", run=run.run_id, state=charts.state_text(run))
+    where = (run.config.device_name or run.config.device) if run.config else None
     if where:
-        text += " · " + str(where)
-    if state_name == "failed":
-        st.error(text + "  \n" + t("train.reason", reason=md_escape(localized(reason or "?"))))
-    elif state_name == "lost":
-        st.warning(text + "  \n" + md_escape(localized(reason or "")))
-    elif state_name == "stopped":
+        text += " · " + where
+    if run.unreadable:
+        st.error(text + "  \n" + md_escape(say(run.problem)))
+    elif run.state.state == "failed":
+        st.error(text + "  \n" + t("train.reason", reason=md_escape(say(run.state.reason) or "?")))
+    elif run.state.state == "lost":
+        st.warning(text + "  \n" + md_escape(say(run.state.reason)))
+    elif run.state.state == "stopped":
         st.warning(text)
-    elif state_name == "completed":
+    elif run.state.state == "completed":
         st.success(text)
     else:
-        st.info(text)
+        st.info(text + ("  \n" + md_escape(say(run.state.reason)) if run.state.reason else ""))
 
 
-def _metrics(rows: list[dict]) -> None:
-    last = next((r for r in reversed(rows) if r.get("kind") == "train"), {})
-    last_eval = next((r for r in reversed(rows) if r.get("kind") == "eval"), {})
+def _metrics(run: RunRecord) -> None:
+    last, last_eval = run.last_train, run.last_eval
     a, b, c, d = st.columns(4)
-    a.metric(t("train.m_loss"), figure(last.get("train_loss")))
-    b.metric(t("train.m_train_acc"), figure(last.get("train_acc")))
-    c.metric(t("train.m_test_acc"), figure(last_eval.get("test_acc")))
-    d.metric(t("train.m_speed"), figure(last.get("examples_per_sec"), 1))
+    a.metric(t("train.m_loss"), figure(last.train_loss if last else None))
+    b.metric(t("train.m_train_acc"), figure(last.train_acc if last else None))
+    c.metric(t("train.m_test_acc"), figure(last_eval.test_acc if last_eval else None))
+    d.metric(t("train.m_speed"), figure(last.examples_per_sec if last else None, 1))
 
 
-def _run_label(run: RunInfo) -> str:
-    acc = (run.last_eval or {}).get("test_acc")
-    acc_text = " · " + t("train.label_acc", acc=f"{acc:.3f}") if isinstance(acc, (int, float)) else ""
-    return f"{run.run_id} · {t('train.state.' + run.state.state)} · {blocks_text(run.config)}{acc_text}"
-
-
-def _history_table(runs: list[RunInfo]) -> None:
+def _history_table(runs: list[RunRecord]) -> None:
     """Inside the live fragment, so live runs' rows move too."""
     st.subheader(t("train.history"))
     with st.container(key="train_history"):
         st.dataframe(charts.runs_table(runs), hide_index=True, width="stretch")
 
 
-def _finished(runs: list[RunInfo]) -> None:
+def _finished(s: TrainPage, runs: list[RunRecord]) -> None:
     """Finished runs: overlay, download, delete (drawn on full runs; they do not change)."""
-    finished = [r for r in runs if r.state.state not in LIVE_STATES]
+    finished = [r for r in runs if not r.state.live]
     if not finished:
         return
-    ids = [r.run_id for r in finished]
+    chosen = pick_runs([r for r in finished if not r.unreadable], t("train.overlay"), s, "overlay")
     by_id = {r.run_id: r for r in finished}
-    chosen = st.multiselect(t("train.overlay"), ids, default=ids[: min(3, len(ids))], key="train_overlay",
-                            format_func=lambda i: _run_label(by_id[i]))
     if chosen:
-        st.plotly_chart(charts.training([(i, read_metrics(by_id[i].path)) for i in chosen], overlay=True),
+        st.plotly_chart(charts.training([(i, by_id[i].metrics) for i in chosen], overlay=True),
                         width="stretch", key="train_overlay_chart")
-    pick = st.selectbox(t("train.manage"), ids, key="train_manage", format_func=lambda i: _run_label(by_id[i]))
-    run = by_id[pick]
+    _manage(s, pick_run(finished, t("train.manage"), s, "manage"))
+
+
+def _manage(s: TrainPage, run: RunRecord) -> None:
     a, b, c = st.columns(3)
-    a.download_button(t("train.dl_metrics"), data=lambda: metrics_csv(read_metrics(run.path)),
-                      file_name=f"{run.run_id}-metrics.csv", mime="text/csv", key="train_dl_metrics",
-                      icon=":material/download:")
-    if (run.path / MODEL).exists():
-        b.download_button(t("train.dl_weights"), data=lambda: (run.path / MODEL).read_bytes(),
+    if run_file(run.path, METRICS) is not None:
+        a.download_button(t("train.dl_metrics"), data=lambda: metrics_csv(run.metrics),
+                          file_name=f"{run.run_id}-metrics.csv", mime="text/csv", key="train_dl_metrics",
+                          icon=":material/download:")
+    weights = run_file(run.path, MODEL)
+    if weights is not None:
+        b.download_button(t("train.dl_weights"), data=lambda: weights.read_bytes(),
                           file_name=f"{run.run_id}-model.pt", mime="application/octet-stream",
                           key="train_dl_weights", icon=":material/download:")
     c.button(t("train.delete"), key="train_delete", on_click=_ask_delete, args=(run.run_id,), icon=":material/delete:")
-    if st.session_state.get(CONFIRM_DELETE) == run.run_id:
+    if s.confirm_delete == run.run_id:
         with st.container(key="train_delete_ask"):
             st.warning(t("train.delete_ask", run=run.run_id))
             yes, no = st.columns([1, 4])
@@ -328,17 +296,18 @@ def _finished(runs: list[RunInfo]) -> None:
 
 def _ask_delete(run_id: str | None) -> None:
     """Deleting removes the folder and its weights for good: the first click only asks."""
-    st.session_state[CONFIRM_DELETE] = run_id
+    TrainPage.get().confirm_delete = run_id
 
 
 def _delete(run_id: str) -> None:
-    st.session_state[CONFIRM_DELETE] = None
+    s = TrainPage.get()
+    s.confirm_delete = None
     try:
         delete_run(runs_root(), run_id)
-    except RunDirError as e:
-        st.session_state[MESSAGE] = ("error", localized_error(e))
+    except ProblemsError as e:
+        s.message = ("error", say(e))
     else:
-        st.session_state[MESSAGE] = ("success", t("train.deleted", run=run_id))
+        s.message = ("success", t("train.deleted", run=run_id))
 
 
 routing.show(render)

@@ -14,6 +14,13 @@ from vgg_core.summary import CLASSIFIER, Summary, summarize
 from .i18n import t
 
 CONV, FC = "conv", "fc"
+# Option -> text key, written out in full so every key in use can be found and checked.
+PRESET_KEYS = {"current": "preset.current", "vgg11": "preset.vgg11", "vgg13": "preset.vgg13", "vgg16": "preset.vgg16",
+               "vgg19": "preset.vgg19", "d2l": "preset.d2l", "custom": "preset.custom"}
+COLUMN_KEYS = {"params": "col.params", "macs": "col.macs"}
+STATE_KEYS = {"queued": "train.state.queued", "starting": "train.state.starting", "running": "train.state.running",
+              "completed": "train.state.completed", "stopped": "train.state.stopped", "failed": "train.state.failed",
+              "lost": "train.state.lost", "unreadable": "train.state.unreadable"}
 
 
 @st.cache_data(max_entries=256, show_spinner=False)

@@ -76,7 +76,7 @@ def test_explore_edit_reload_error_language_and_every_page(app_server, page, rec
     no_exception(page)
 
     # ratio 4: d2l's training model.
-    timed_edit(page, ".st-key-ratio", "4", "43,093,322", record_property, "ratio 1 -> 4")
+    timed_edit(page, ".st-key-explore_ratio", "4", "43,093,322", record_property, "ratio 1 -> 4")
     assert query(page)["ratio"] == ["4"]
     no_exception(page)
 
@@ -84,11 +84,11 @@ def test_explore_edit_reload_error_language_and_every_page(app_server, page, rec
     page.reload()
     page.wait_for_selector(IDLE)
     wait_totals(page, "43,093,322")
-    assert page.locator(".st-key-ratio input").input_value() == "4"
+    assert page.locator(".st-key-explore_ratio input").input_value() == "4"
     no_exception(page)
 
     # A malformed conv_arch: the core's one-line message beside the input, the last table kept.
-    box = page.locator(".st-key-conv_arch input")
+    box = page.locator(".st-key-explore_conv_arch input")
     box.fill("((1, 64), (1, 128)")
     box.press("Enter")
     error = page.locator(".st-key-error_conv_arch [data-testid='stAlertContentError']")
@@ -101,7 +101,7 @@ def test_explore_edit_reload_error_language_and_every_page(app_server, page, rec
     # A valid edit: new totals, computed here by the core for comparison.
     arch = ((1, 64), (1, 128), (2, 256), (2, 512))
     expected = summarize(ArchSpec(conv_arch=arch, ratio=4))
-    timed_edit(page, ".st-key-conv_arch", str(arch), f"{expected.total_params:,}", record_property,
+    timed_edit(page, ".st-key-explore_conv_arch", str(arch), f"{expected.total_params:,}", record_property,
                "conv_arch: drop the last block")
     wait_totals(page, f"{expected.flatten_size:,}")
     assert page.locator(".st-key-error_conv_arch").count() == 0
@@ -117,7 +117,7 @@ def test_explore_edit_reload_error_language_and_every_page(app_server, page, rec
     assert query(page)["lang"] == ["zh"]
     # A select shows its chosen option under the new language's label too, not the one first sent.
     assert i18n.EN["preset.custom"] != i18n.ZH["preset.custom"]
-    assert page.locator(".st-key-preset input").input_value() == i18n.ZH["preset.custom"]
+    assert page.locator(".st-key-explore_preset input").input_value() == i18n.ZH["preset.custom"]
     no_exception(page)
 
     # Every page opens from the sidebar, keeps the architecture and language, and shows no exception.
@@ -161,7 +161,7 @@ def test_block_table_edit_updates_text_and_totals(app_server, page, record_prope
     print(f"\n[edit-to-update] block table cell: new total on screen after {shown * 1000:.0f} ms")
     record_property("edit_to_update_ms[block table cell]", round(shown * 1000))
     wait_idle(page)
-    assert page.locator(".st-key-conv_arch input").input_value() == "((2, 64), (1, 128), (2, 256), (2, 512), (2, 512))"
+    assert page.locator(".st-key-explore_conv_arch input").input_value() == "((2, 64), (1, 128), (2, 256), (2, 512), (2, 512))"
     assert query(page)["arch"] == ["2x64 1x128 2x256 2x512 2x512"]
     no_exception(page)
 
@@ -172,7 +172,7 @@ def test_bad_shared_link_warns_and_shows_the_default(app_server, page):
     page.get_by_role("heading", name=i18n.ZH["compare.title"]).wait_for()
     warning = page.locator("[data-testid='stAlertContentWarning']")
     warning.wait_for()
-    assert "conv_arch ((1,64) 不是 (num_convs, out_channels) 对组成的列表" in warning.inner_text()
+    assert "conv_arch ((1,64) 不是由 (num_convs, out_channels) 对组成的列表" in warning.inner_text()
     page.locator(".st-key-compare_totals").get_by_text("128,806,154").first.wait_for()
     no_exception(page)
 

@@ -14,10 +14,10 @@ import psutil
 import pytest
 
 from pages import gpu_views, i18n
-from pages.core_text import translate
+
 from streamlit_browser import EXCEPTION, IDLE, open_app, wait_idle
 from vgg_core import gpu
-from vgg_core.glossary import NOTE
+from vgg_core.glossary import note
 
 pytestmark = [pytest.mark.browser]
 
@@ -149,10 +149,10 @@ def test_gpu_page_in_chinese_with_the_glossary(app_server, page):
     settled_text(page, ".st-key-gpu_host", rf"^(?=[\s\S]*{cpu_label}\s+\d)(?=[\s\S]*{ram_label}\s+\d)")
     if not expected.available:
         reason = page.locator(".st-key-gpu_reason").inner_text()
-        assert i18n.ZH["gpu.none"].split("{")[0] in reason and translate(expected.reason, "zh") in reason
+        assert i18n.ZH["gpu.none"].split("{")[0] in reason and expected.reason.render("zh") in reason
     page.get_by_text(i18n.ZH["gpu.glossary"]).click()
     glossary = page.locator(".st-key-gpu_glossary")
-    glossary.get_by_text(NOTE["zh"][:20]).wait_for()
+    glossary.get_by_text(note("zh")[:20]).wait_for()
     assert "GPU 使用率" in glossary.inner_text()
     wait_readings_above(page, readings(page, "zh"), "zh")
     no_exception(page)

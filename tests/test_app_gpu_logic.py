@@ -18,13 +18,14 @@ from streamlit.testing.v1 import AppTest
 
 from pages import gpu_views, i18n
 from vgg_core import gpu
-from vgg_core.glossary import GLOSSARY, NA, NOTE
+from vgg_core import gpu_history
+from vgg_core.glossary import explain, label, na, note
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.timeout(300)
 NOT_SUPPORTED = fake.NVML_ERROR_NOT_SUPPORTED
 PID_A, PID_B = 90_000_001, 90_000_002  # far above pid_max: psutil can never name a real process
-TABLE_HEADERS = [GLOSSARY[k]["label"] for k in gpu_views.TABLE_FIELDS]
+TABLE_HEADERS = [label(k) for k in gpu_views.TABLE_FIELDS]
 
 
 @pytest.fixture
@@ -91,8 +92,8 @@ def test_one_gpu_every_field_with_tooltips(fake_nvml):
     assert metric(at, "GPUs").value == "1"
     util, mem, temp, power = (metric(at, k) for k in ("GPU-Util", "Memory used", "Temperature", "Power draw"))
     assert (util.value, mem.value, temp.value, power.value) == ("88%", "4,321 MiB", "67 °C", "312 W")
-    assert util.proto.help == GLOSSARY["utilization_percent"]["en"]
-    assert mem.proto.help == GLOSSARY["memory_used_mib"]["en"]
+    assert util.proto.help == explain("utilization_percent", "en")
+    assert mem.proto.help == explain("memory_used_mib", "en")
     assert "of 81,559 MiB (5%)" in captions(at) and "cap 700 W (45%)" in captions(at)
 
     # nvidia-smi's table: every field but the processes, in its order, one row.
@@ -123,8 +124,8 @@ def test_table_column_tooltips_are_the_glossary(fake_nvml):
     df_el = [d for d in at.dataframe if list(d.value.columns) == TABLE_HEADERS][0]
     config = json.loads(df_el.proto.columns)  # st.column_config, as sent to the browser
     for key in gpu_views.TABLE_FIELDS:
-        label = GLOSSARY[key]["label"]
-        assert config[label]["help"] == GLOSSARY[key]["en"], key
+        header = label(key)
+        assert config[header]["help"] == explain(key, "en"), key
 
 
 def test_mixed_na_fields_show_na_with_nvmls_reason(fake_nvml):
@@ -143,8 +144,8 @@ def test_mixed_na_fields_show_na_with_nvmls_reason(fake_nvml):
     assert row["Memory-Usage (used)"] == "4,321 MiB" and row["Name"] == "NVIDIA H100 80GB HBM3"
     power, temp = metric(at, "Power draw"), metric(at, "Temperature")
     assert power.value == temp.value == "N/A"
-    assert power.proto.help.startswith(GLOSSARY["power_draw_w"]["en"])
-    assert NA["en"] in power.proto.help and "Not Supported" in power.proto.help
+    assert power.proto.help.startswith(explain("power_draw_w", "en"))
+    assert na("en") in power.proto.help and "Not Supported" in power.proto.help
     assert "Insufficient Permissions" in temp.proto.help
     text = captions(at)
     assert "GPU 0 Fan: Not Supported" in text and "GPU 0 Temp: Insufficient Permissions" in text
@@ -170,7 +171,7 @@ def test_two_gpus_one_lost(fake_nvml, where):
     at = gpu_page()
     errors = [e.value for e in at.error]
     assert len(errors) == 1
-    assert errors[0] == f"GPU 1: {GLOSSARY['lost']['en']} (NVML: GPU is lost)"
+    assert errors[0] == f"GPU 1: {explain('lost', 'en')} (NVML: GPU is lost)"
     df = gpu_table(at)
     assert df["GPU"].tolist() == ["0"] and df["Name"].tolist() == ["A"]
     assert metric(at, "GPU-Util").value == "12%"
@@ -203,7 +204,7 @@ def test_no_gpu_shows_the_reason_and_host_figures(fake_nvml):
 def check_host_figures(at: AppTest) -> None:
     """The host metrics agree with psutil on this machine (cores and total RAM are fixed)."""
     cpu = metric(at, "CPU")
-    assert cpu.proto.help == GLOSSARY["host.cpu_percent"]["en"]
+    assert cpu.proto.help == explain("host.cpu_percent", "en")
     assert re.fullmatch(r"\d{1,3}\.\d%", cpu.value) and 0 <= float(cpu.value[:-1]) <= 100
     ram = metric(at, "RAM used")
     used = float(ram.value.removesuffix(" GiB"))
@@ -226,7 +227,7 @@ def test_the_real_module_on_this_machine(real_nvml):
     expected = gpu.snapshot()
     at = gpu_page()
     if expected.available:
-        assert len([m for m in at.metric if m.label == "GPU-Util"]) == len(gpu_views.working(expected))
+        assert len([m for m in at.metric if m.label == "GPU-Util"]) == len(gpu_history.working(expected))
     else:
         assert [w.value for w in at.warning] == [f"No NVIDIA GPU to show. {expected.reason}"]
         check_host_figures(at)
@@ -237,29 +238,29 @@ def test_chinese_labels_tooltips_and_glossary(fake_nvml):
     at = gpu_page("zh")
     assert at.title[0].value == i18n.ZH["gpu.title"]
     util = metric(at, i18n.ZH["gpu.card.util"])
-    assert util.value == "88%" and util.proto.help == GLOSSARY["utilization_percent"]["zh"]
-    assert metric(at, i18n.ZH["gpu.driver"]).proto.help == GLOSSARY["driver_version"]["zh"]
+    assert util.value == "88%" and util.proto.help == explain("utilization_percent", "zh")
+    assert metric(at, i18n.ZH["gpu.driver"]).proto.help == explain("driver_version", "zh")
     # The expander: the memory-versus-utilisation note first, then every field in Chinese.
     assert at.expander[0].label == i18n.ZH["gpu.glossary"]
-    assert at.expander[0].info[0].value == NOTE["zh"]
+    assert at.expander[0].info[0].value == note("zh")
     glossary = "\n".join(m.value for m in at.expander[0].markdown)
     for key in (*gpu.GPU_FIELDS, "driver_version", "cuda_version", "processes.type", "host.ram_used_mib"):
-        assert GLOSSARY[key]["zh"] in glossary, key
-    assert GLOSSARY["utilization_percent"]["en"] not in glossary
+        assert explain(key, "zh") in glossary, key
+    assert explain("utilization_percent", "en") not in glossary
 
 
 def test_switching_the_language_in_the_session(fake_nvml):
     fake.configure(init_error=fake.NVML_ERROR_DRIVER_NOT_LOADED)
     at = gpu_page()
-    assert at.expander[0].info[0].value == NOTE["en"]
-    assert metric(at, "CPU").proto.help == GLOSSARY["host.cpu_percent"]["en"]
+    assert at.expander[0].info[0].value == note("en")
+    assert metric(at, "CPU").proto.help == explain("host.cpu_percent", "en")
     at.sidebar.radio(key="lang").set_value("zh").run()
     assert not at.exception
-    assert at.expander[0].info[0].value == NOTE["zh"]
+    assert at.expander[0].info[0].value == note("zh")
     cpu = metric(at, i18n.ZH["gpu.host.cpu"])
-    assert cpu.proto.help == GLOSSARY["host.cpu_percent"]["zh"]
+    assert cpu.proto.help == explain("host.cpu_percent", "zh")
     assert at.warning[0].value.startswith(i18n.ZH["gpu.none"].split("{")[0])
-    assert "NVIDIA 驱动没有加载 (NVML: Driver Not Loaded): 只显示主机的 CPU 和内存" in at.warning[0].value
+    assert "NVIDIA 驱动没有加载（NVML: Driver Not Loaded）：只显示主机的 CPU 和内存" in at.warning[0].value
     assert "更新于" in captions(at)
 
 
@@ -284,7 +285,7 @@ def test_a_later_visit_starts_a_fresh_history(fake_nvml):
     at = gpu_page()
     at.run()
     assert "· 2 readings" in captions(at)
-    h = at.session_state["gpu_page_history"]
+    h = at.session_state["panel.histories"].by_panel["gpu_page"]
     for s in h.samples:  # as if the page was left a minute ago
         s["t"] -= 60
     h.opened -= 60
@@ -322,7 +323,7 @@ def test_compact_panel_one_gpu_with_sparklines(fake_nvml):
     assert [m.label for m in at.metric] == ["GPU-Util", "Memory used", "Temperature", "Power draw"]
     assert [m.value for m in at.metric] == ["88%", "4,321 MiB", "67 °C", "312 W"]
     assert at.metric[1].proto.delta == "of 81,559 MiB (5%)" and at.metric[3].proto.delta == "cap 700 W (45%)"
-    assert at.metric[0].proto.help == GLOSSARY["utilization_percent"]["en"]
+    assert at.metric[0].proto.help == explain("utilization_percent", "en")
     fake.machine.gpus[0].util_gpu = 40
     at.run()
     assert list(at.metric[0].proto.chart_data) == [88.0, 40.0]
@@ -365,19 +366,19 @@ def compact_by_bus(bus: str) -> AppTest:
 
 
 def test_pci_addresses_in_every_spelling():
-    assert gpu_views.same_pci("00000000:19:00.0", "0000:19:00.0")
-    assert gpu_views.same_pci("00000000:3B:00.0", "3b:00.0")
-    assert not gpu_views.same_pci("00000000:19:00.0", "00000000:19:00.1")
-    assert not gpu_views.same_pci("00000001:19:00.0", "0000:19:00.0")
-    assert not gpu_views.same_pci(None, None) and not gpu_views.same_pci("garbage", "garbage")
+    assert gpu_history.same_pci("00000000:19:00.0", "0000:19:00.0")
+    assert gpu_history.same_pci("00000000:3B:00.0", "3b:00.0")
+    assert not gpu_history.same_pci("00000000:19:00.0", "00000000:19:00.1")
+    assert not gpu_history.same_pci("00000001:19:00.0", "0000:19:00.0")
+    assert not gpu_history.same_pci(None, None) and not gpu_history.same_pci("garbage", "garbage")
 
 
 def test_compact_panel_without_a_gpu_in_chinese(fake_nvml):
     fake.configure(init_error=fake.NVML_ERROR_LIBRARY_NOT_FOUND)
     at = compact(0, "zh")
-    assert "没有 GPU:没有找到 NVIDIA 驱动 (无法加载 NVML 库): 只显示主机的 CPU 和内存" in captions(at)
+    assert "没有 GPU：没有找到 NVIDIA 驱动（无法加载 NVML 库）：只显示主机的 CPU 和内存" in captions(at)
     cpu, ram = at.metric
-    assert cpu.label == i18n.ZH["gpu.host.cpu"] and cpu.proto.help == GLOSSARY["host.cpu_percent"]["zh"]
+    assert cpu.label == i18n.ZH["gpu.host.cpu"] and cpu.proto.help == explain("host.cpu_percent", "zh")
     assert ram.value.endswith(" GiB") and f"{psutil.virtual_memory().total / 1024**3:.1f} GiB" in ram.proto.delta
 
 
@@ -413,16 +414,16 @@ def test_live_compact_panel_in_its_own_fragment_and_a_fresh_start(fake_nvml):
 
 def test_history_breaks_lines_at_gaps_and_stays_bounded(fake_nvml):
     fake.configure(gpus=[FakeGpu(util_gpu=9)])
-    h = gpu_views.History(opened=0.0)
+    h = gpu_history.History(opened=0.0)
     snap = gpu.snapshot()
     for ts in (100.0, 101.0, 102.0, 200.0, 201.0):
         snap.timestamp = ts
         h.add(snap)
     h.add(snap)  # the same snapshot twice is one sample
-    x, y = h.series(gpu_views.gpu_value(0, "util"), gap=4.0)
+    x, y = h.series(gpu_history.gpu_value(0, "util"), gap=4.0)
     assert y == [9, 9, 9, None, 9, 9] and len(x) == 6
-    for ts in range(1000, 1000 + 2 * gpu_views.HISTORY_LEN):
+    for ts in range(1000, 1000 + 2 * gpu_history.HISTORY_LEN):
         snap.timestamp = float(ts)
         h.add(snap)
-    assert len(h.samples) == gpu_views.HISTORY_LEN and h.last == 999.0 + 2 * gpu_views.HISTORY_LEN
-    assert h.count == 5 + 2 * gpu_views.HISTORY_LEN  # the caption's count goes on past the window
+    assert len(h.samples) == gpu_history.HISTORY_LEN and h.last == 999.0 + 2 * gpu_history.HISTORY_LEN
+    assert h.count == 5 + 2 * gpu_history.HISTORY_LEN  # the caption's count goes on past the window

@@ -84,9 +84,9 @@ def test_train_live_reload_complete_then_stop(app_server, page, record_property)
     open_app(page, f"{app_server}/train?{SMALL}")
     no_exception(page)
     assert "1x16 1x32" in page.locator("[data-testid='stMain']").inner_text()
-    choose(page, "device", "cpu")
-    set_number(page, "epochs", "3")
-    set_number(page, "max_train_examples", "20000")
+    choose(page, "train_device", "cpu")
+    set_number(page, "train_epochs", "3")
+    set_number(page, "train_max_train_examples", "20000")
 
     # Launch and time the first chart point.
     page.locator(".st-key-train_start button").click()

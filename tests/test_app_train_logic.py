@@ -10,10 +10,10 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from vgg_core.launch import TrainRequest, start_run, stop_run
-from vgg_core.runs import read_metrics, run_state
+from vgg_core.launch import start_run, stop_run
+from vgg_core.run_rows import read_metrics
 
-from test_engine_launch import SMALL, wait_final, wait_for
+from test_engine_launch import SMALL, request, run_state, wait_final, wait_for
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 ROOT_ARGS = ["--arch", "1x16 1x32", "--input-size", "28", "--fc-width", "256", "--device", "cpu"]
@@ -58,20 +58,20 @@ def test_empty_history_and_the_estimate(runs):
 
 def test_values_out_of_range_are_named_and_nothing_launches(runs):
     at = train_page(SMALL_QUERY)
-    at.number_input(key="epochs").set_value(500)
-    at.number_input(key="batch_size").set_value(0)
-    at.number_input(key="lr").set_value(0.0)
+    at.number_input(key="train_epochs").set_value(5000)
+    at.number_input(key="train_batch_size").set_value(0)
+    at.number_input(key="train_lr").set_value(0.0)
     at.run()
     assert not at.exception
-    err = texts(at.error)
-    assert "Epochs must be from 1 to 200, got 500." in err
-    assert "Batch size must be from 1 to 4,096, got 0." in err
-    assert "Learning rate must be from 1e-06 to 10, got 0." in err
+    err = texts(at.error)  # the core's own limits, naming each field as the page labels it
+    assert "Epochs must be from 1 to 1000, got 5000" in err
+    assert "Batch size must be from 1 to 16384, got 0" in err
+    assert "Learning rate must be a number above 0 and at most 10, got 0.0" in err
     assert at.button(key="train_start").disabled
     assert "Time per epoch" not in [m.label for m in at.metric]  # no estimate for a run that cannot start
-    at.number_input(key="epochs").set_value(3)
-    at.number_input(key="batch_size").set_value(64)
-    at.number_input(key="lr").set_value(0.05)
+    at.number_input(key="train_epochs").set_value(3)
+    at.number_input(key="train_batch_size").set_value(64)
+    at.number_input(key="train_lr").set_value(0.05)
     at.run()
     assert not at.error and not at.button(key="train_start").disabled
     assert "Time per epoch" in [m.label for m in at.metric]
@@ -80,31 +80,24 @@ def test_values_out_of_range_are_named_and_nothing_launches(runs):
 
 def test_d2l_button_sets_the_books_setting(runs):
     at = train_page(SMALL_QUERY)
-    at.number_input(key="epochs").set_value(3)
-    at.number_input(key="lr").set_value(0.2)
+    at.number_input(key="train_epochs").set_value(3)
+    at.number_input(key="train_lr").set_value(0.2)
     at.run()
-    at.button(key="d2l_settings").click()
+    at.button(key="train_d2l").click()
     at.run()
-    assert at.number_input(key="epochs").value == 10
-    assert at.number_input(key="batch_size").value == 128
-    assert at.number_input(key="lr").value == pytest.approx(0.05)
-    assert at.selectbox(key="optimizer").value == "sgd"
-    assert "1x4 1x8" in texts(at.markdown) and "224×224" in texts(at.markdown)  # ratio 4, input 224
-    assert at.query_params["ratio"] in ("4", ["4"])
-
-
-def test_d2l_button_falls_back_to_d2ls_vgg11_for_blocks_too_narrow(runs):
-    at = train_page({"arch": "1x2 1x2", "size": "28", "fc": "16"})
-    at.button(key="d2l_settings").click()
-    at.run()
-    assert not at.exception
+    assert at.number_input(key="train_epochs").value == 10
+    assert at.number_input(key="train_batch_size").value == 128
+    assert at.number_input(key="train_lr").value == pytest.approx(0.05)
+    assert at.selectbox(key="train_optimizer").value == "sgd"
+    # The help cites the book's network, so it is the book's network: VGG-11, ratio 4, at 224.
     assert "1x16 1x32 2x64 2x128 2x128" in texts(at.markdown) and "224×224" in texts(at.markdown)
+    assert at.query_params["ratio"] in ("4", ["4"]) and "arch" not in at.query_params
 
 
 def test_launch_from_the_page_and_refuse_a_second_on_the_same_device(runs):
     at = train_page(SMALL_QUERY)
-    at.selectbox(key="device").set_value("cpu")
-    at.number_input(key="epochs").set_value(30)
+    at.selectbox(key="train_device").set_value("cpu")
+    at.number_input(key="train_epochs").set_value(30)
     at.run()
     at.button(key="train_start").click()
     at.run()
@@ -141,7 +134,7 @@ def test_a_failed_run_shows_its_reason(runs, tmp_path):
         [sys.executable, "-m", "vgg_core", "train", *ROOT_ARGS, "--data-dir", str(empty), "--run-dir", str(runs / "bad-run")],
         capture_output=True, text=True, timeout=120,
     )
-    assert out.returncode == 1
+    assert out.returncode == 2 and out.stderr.count("\n") == 1  # missing data: refused before training, in one line
     at = train_page()
     err = texts(at.error)
     assert "Run bad-run: failed" in err and str(empty) in err
@@ -149,12 +142,10 @@ def test_a_failed_run_shows_its_reason(runs, tmp_path):
 
 
 def test_refused_architecture_is_explained(runs):
+    """The core's refusal shows before anyone presses Train, and Train stays disabled."""
     at = train_page({**SMALL_QUERY, "classes": "5"})
-    at.selectbox(key="device").set_value("cpu")
-    at.run()
-    at.button(key="train_start").click()
-    at.run()
     assert "num_classes must be 10 to train on Fashion-MNIST, got 5" in texts(at.error)
+    assert at.button(key="train_start").disabled
     assert not [p for p in runs.iterdir() if p.is_dir()]
 
 
@@ -162,7 +153,7 @@ def test_refused_architecture_is_explained(runs):
 def test_finished_runs_overlay_download_and_delete(runs):
     done = []
     for seed in (1, 2):
-        d = start_run(SMALL, TrainRequest(epochs=1, device="cpu", max_train_examples=2000, log_every=2, seed=seed), runs)
+        d = start_run(request(epochs=1, device="cpu", max_train_examples=2000, log_every=2, seed=seed), runs)
         assert wait_final(d) == "completed"
         done.append(d)
     at = train_page(SMALL_QUERY)
@@ -192,6 +183,6 @@ def test_finished_runs_overlay_download_and_delete(runs):
     at.run()
     assert f"Deleted run {done[0].name}" in texts(at.success)
     assert not done[0].exists() and done[1].exists()
-    assert read_metrics(done[1])
+    assert read_metrics(done[1]).train
     at.run()
     assert not at.exception

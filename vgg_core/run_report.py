@@ -72,21 +72,20 @@ _YEAR = 365.25 * _DAY
 
 def duration_text(seconds: float | None, lang: str = "en") -> str:
     """'1 h 05 min', '4 min 10 s', '12 s'; days from 48 h and years from 365 days, not '41148298 h'."""
-    say = lambda key, **v: CORE.text(lang, f"duration.{key}", **v)  # noqa: E731
     if seconds is None:
-        return say("none")
+        return CORE.text(lang, "duration.none")
     s = int(round(seconds))
     if s == 0 and seconds > 0:
-        return say("under_second")
+        return CORE.text(lang, "duration.under_second")
     if s >= 365 * _DAY:
         return CORE.plural(lang, "duration.years", round(s / _YEAR))
     if s >= 2 * _DAY:
-        return say("days", d=s // _DAY, h=s % _DAY // 3600)
+        return CORE.text(lang, "duration.days", d=s // _DAY, h=s % _DAY // 3600)
     if s >= 3600:
-        return say("hours", h=s // 3600, m=f"{s % 3600 // 60:02d}")
+        return CORE.text(lang, "duration.hours", h=s // 3600, m=f"{s % 3600 // 60:02d}")
     if s >= 60:
-        return say("minutes", m=s // 60, s=f"{s % 60:02d}")
-    return say("seconds", s=s)
+        return CORE.text(lang, "duration.minutes", m=s // 60, s=f"{s % 60:02d}")
+    return CORE.text(lang, "duration.seconds", s=s)
 
 
 __all__ = ["Progress", "train_frame", "eval_frame", "metrics_csv", "progress", "blocks_text", "duration_text"]

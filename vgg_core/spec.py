@@ -11,7 +11,7 @@ import ast
 import dataclasses
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
 from .problems import Count, Problem, ProblemsError, problem

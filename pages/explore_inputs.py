@@ -1,0 +1,139 @@
+"""The Explore page's state: its inputs, bound to one typed object, and what an edit does.
+
+Every input's change builds a candidate spec from all inputs at once; it becomes the current spec
+(``state.set_spec``) or the core's problems are kept for the input just edited, the last valid spec
+staying in place. When the spec is set elsewhere (reset, the Train page's d2l button) or the page
+was left, the inputs reseed from the current spec.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import streamlit as st
+
+from vgg_core.problems import Problem
+from vgg_core.spec import MAX_CHANNELS, MAX_CONVS_PER_BLOCK, PRESETS, ArchSpec, SpecError, format_conv_arch, parse_conv_arch
+
+from . import state
+from .session import PageState
+
+PRESET_CHOICES = (*PRESETS, state.CUSTOM)
+NUMBER_INPUTS = ("ratio", "input_size", "in_channels", "num_classes", "fc_width")
+INPUTS = ("preset", "conv_arch", *NUMBER_INPUTS, "batch_norm")
+EDITOR_LIMITS = {"num_convs": MAX_CONVS_PER_BLOCK, "out_channels": MAX_CHANNELS}
+
+
+@dataclass
+class ExplorePage(PageState):
+    PAGE = "explore"
+    LABELLED = ("preset", "table_view")
+    preset: str = "vgg11"
+    conv_arch: str = format_conv_arch(ArchSpec().conv_arch)
+    ratio: Any = 1
+    input_size: Any = 224
+    in_channels: Any = 1
+    num_classes: Any = 10
+    fc_width: Any = 4096
+    batch_norm: bool = False
+    errors: tuple[str, list[Problem]] | None = None  # (input, problems) of the last edit that failed
+    editor_version: int = 0  # the block table's key changes with it, so it redraws from the spec
+    seen_version: int = -1  # the app state's version the inputs were last seeded from
+    table_view: str = "layers"
+    charts_log: bool = False
+
+    def seed(self, spec: ArchSpec) -> None:
+        """The inputs show ``spec``; errors about earlier text are stale then."""
+        for name, value in input_values(spec).items():
+            self.set(name, value)
+        self.errors = None
+        self.editor_version += 1
+
+    def errors_for(self, name: str) -> list[Problem]:
+        return list(self.errors[1]) if self.errors and self.errors[0] == name else []
+
+    def editor_key(self) -> str:
+        return self.key(f"blocks_{self.editor_version}")
+
+
+def page() -> ExplorePage:
+    """This session's Explore state, its inputs seeded from the current spec when they need to be."""
+    s = ExplorePage.get()
+    app = state.app()
+    if s.seen_version != app.version or s.key("conv_arch") not in st.session_state:
+        s.seed(app.spec)  # set elsewhere, or the page was left (Streamlit dropped the widgets)
+        s.seen_version = app.version
+    return s
+
+
+def input_values(spec: ArchSpec) -> dict[str, Any]:
+    return {
+        "preset": state.preset_of(spec),
+        "conv_arch": format_conv_arch(spec.conv_arch),
+        **{key: getattr(spec, key) for key in NUMBER_INPUTS},
+        "batch_norm": spec.batch_norm,
+    }
+
+
+def on_input(name: str) -> None:
+    """After any input changed: all inputs together make the candidate spec."""
+    s = ExplorePage.get()
+    if problems := state.ratio_problems(s.ratio):
+        s.errors = (name, problems)
+        return
+    try:
+        spec = state.current_spec().replace(
+            conv_arch=parse_conv_arch(s.conv_arch), batch_norm=bool(s.batch_norm),
+            **{k: getattr(s, k) for k in NUMBER_INPUTS},
+        )
+    except SpecError as err:
+        s.errors = (name, err.problems)
+        return
+    state.set_spec(spec)
+    # Show the accepted spec in d2l's spelling, name its preset, and redraw the block table.
+    s.set("conv_arch", format_conv_arch(spec.conv_arch))
+    s.set("preset", state.preset_of(spec))
+    s.errors = None
+    s.editor_version += 1
+
+
+def on_preset() -> None:
+    """A preset sets the blocks and ratio; input size, channels, classes and FC width stay."""
+    s = ExplorePage.get()
+    if s.preset == state.CUSTOM:
+        return
+    p = PRESETS[s.preset]
+    s.set("conv_arch", format_conv_arch(p.conv_arch))
+    s.set("ratio", p.ratio)
+    on_input("preset")
+
+
+def on_blocks(key: str) -> None:
+    """The block table's edit: its rows become the conv_arch text, then the usual check."""
+    s = ExplorePage.get()
+    rows = blocks_after_edit(list(state.current_spec().conv_arch), st.session_state.get(key) or {})
+    s.set("conv_arch", format_conv_arch(rows))
+    on_input("blocks")
+
+
+def blocks_after_edit(base: list[tuple[int, int]], delta: Mapping[str, Any]) -> list[tuple[Any, Any]]:
+    """Apply ``st.data_editor``'s edit record (edited/added/deleted rows) to the blocks it was shown."""
+    edited = {int(i): row for i, row in (delta.get("edited_rows") or {}).items()}
+    deleted = {int(i) for i in delta.get("deleted_rows") or ()}
+    rows = []
+    for i, (n, c) in enumerate(base):
+        if i in deleted:
+            continue
+        row = {"num_convs": n, "out_channels": c, **edited.get(i, {})}
+        rows.append((_whole(row.get("num_convs")), _whole(row.get("out_channels"))))
+    for row in delta.get("added_rows") or ():
+        rows.append((_whole(row.get("num_convs")), _whole(row.get("out_channels"))))
+    return rows
+
+
+def _whole(value: Any) -> Any:
+    # The grid sends JSON numbers; 2.0 means 2. Anything else goes on to the spec's own check.
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value

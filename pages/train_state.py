@@ -1,0 +1,59 @@
+"""The Train page's state: its settings (bound to the widgets, kept in the URL) and what it shows.
+
+A module of its own, not the page file: Streamlit runs a page file afresh on every run, which would
+make a new class each time and lose the state's type.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from vgg_core.request import TrainSettings, check_setting
+
+from .session import PageState
+
+FULL_TRAIN = 60_000
+# The settings this page offers, and the words it uses for them in refusals.
+FIELDS = {"epochs": "train.epochs", "batch_size": "train.batch_size", "lr": "train.lr", "optimizer": "train.optimizer",
+          "momentum": "train.momentum", "max_train_examples": "train.max_train_examples", "device": "train.device"}
+
+
+@dataclass
+class TrainPage(PageState):
+    PAGE = "train"
+    LABELLED = ("optimizer", "run", "overlay", "manage")
+    URL = {"epochs": "epochs", "batch_size": "batch", "lr": "lr", "optimizer": "opt", "momentum": "momentum",
+           "max_train_examples": "examples", "device": "device", "run": "run"}
+    # d2l's train_ch6: lr 0.05, 10 epochs, batch 128, plain SGD; 0 examples means all 60,000.
+    epochs: int = 10
+    batch_size: int = 128
+    lr: float = 0.05
+    optimizer: str = "sgd"
+    momentum: float = 0.0
+    max_train_examples: int = 0
+    device: str = "auto"
+    run: str = ""  # the run shown live
+    overlay: list[str] | None = None  # None: the newest finished runs
+    manage: str = ""
+    message: tuple[str, str] | None = None  # (kind, text) left by the last button press
+    confirm_delete: str | None = None  # the run whose Delete button was pressed once
+    shown_label: str | None = None  # the live run's label last sent (relabelled when its state changes)
+    was_live: dict[str, bool] = field(default_factory=dict)
+
+    def accepts(self, name: str, value: object) -> bool:
+        if name in ("run", "device"):
+            return isinstance(value, str) and len(value) <= 128
+        if name == "max_train_examples" and value == 0:
+            return True
+        return check_setting(name, value) is None
+
+    def settings(self) -> TrainSettings:
+        examples = self.max_train_examples or None
+        steps = math.ceil((examples or FULL_TRAIN) / max(self.batch_size, 1)) if isinstance(self.batch_size, int) else 1
+        return TrainSettings(
+            epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, optimizer=self.optimizer,
+            momentum=self.momentum if self.optimizer == "sgd" else 0.0, device=self.device,
+            max_train_examples=examples,
+            log_every=max(1, min(10, steps // 25)),  # about 25 chart points per epoch at least; d2l's Animator draws 5
+        )
