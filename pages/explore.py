@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from pages import charts, routing, state
-from pages.explore_inputs import EDITOR_LIMITS, PRESET_CHOICES, ExplorePage, on_blocks, on_input, on_preset, page
+from pages.explore_inputs import PRESET_CHOICES, ExplorePage, on_blocks, on_input, on_preset, page
 from pages.i18n import option_labels, say, t
 from pages.views import (
     PRESET_KEYS, block_label, blocks_table, count_columns, exact, layer_names, layers_table, md_escape, pct, summary_of,
@@ -76,7 +76,7 @@ def _inputs(s: ExplorePage, spec: ArchSpec) -> None:
         # No min/max on the widget: out of range, it would only turn red and drop the value; the
         # core's check names the limit instead, and the last valid table stays.
         column.number_input(
-            t(NUMBER_LABELS[name]), step=1,
+            t(NUMBER_LABELS[name]), step=1.0, format="%.10g",
             help=(t("input.ratio.help") + " " if name == "ratio" else "") + t("input.range", high=f"{high:,}"),
             **s.bind(name, on_input, (name,)),
         )
@@ -103,14 +103,10 @@ def _block_editor(s: ExplorePage, spec: ArchSpec) -> None:
     )
     number = st.column_config.NumberColumn
     config = {
-        "num_convs": number(
-            t("input.num_convs"), min_value=1, max_value=EDITOR_LIMITS["num_convs"],
-            step=1, default=2, required=True,
-        ),
-        "out_channels": number(
-            t("input.out_channels"), min_value=1, max_value=EDITOR_LIMITS["out_channels"],
-            step=1, default=spec.conv_arch[-1][1], required=True,
-        ),
+        # No min/max: a value out of range goes on to the core, which names the limit (a grid with
+        # limits would silently keep the old value instead).
+        "num_convs": number(t("input.num_convs"), step=1, default=2, required=True),
+        "out_channels": number(t("input.out_channels"), step=1, default=spec.conv_arch[-1][1], required=True),
     }
     with st.container(key="blocks"):
         st.data_editor(
@@ -128,7 +124,7 @@ def _totals(s: Summary) -> None:
         a, b = st.columns(2)
         a.metric(t("totals.params"), exact(s.total_params))
         a.caption(f"≈ {human(s.total_params)}")
-        b.metric(t("totals.macs"), exact(s.total_macs))
+        b.metric(t("totals.macs"), exact(s.total_macs), help=t("totals.macs.help"))
         b.caption(f"≈ {human_macs(s.total_macs)} MACs")
         a, b, c = st.columns(3)
         a.metric(t("totals.flatten"), exact(s.flatten_size))
@@ -164,7 +160,7 @@ def _table(page_state: ExplorePage, s: Summary) -> None:
     table = layers_table(s) if view == "layers" else blocks_table(s)
     rows = min(len(table), _MAX_TABLE_ROWS)
     with st.container(key="layer_table"):
-        st.dataframe(table, hide_index=True, column_config=count_columns(), height=(rows + 1) * _ROW_PX + 3)
+        st.dataframe(table, hide_index=True, column_config=count_columns(table), height=(rows + 1) * _ROW_PX + 3)
 
 
 def _charts(page_state: ExplorePage, s: Summary) -> None:

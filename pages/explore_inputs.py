@@ -8,13 +8,13 @@ was left, the inputs reseed from the current spec.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import streamlit as st
 
 from vgg_core.problems import Problem
-from vgg_core.spec import MAX_CHANNELS, MAX_CONVS_PER_BLOCK, PRESETS, ArchSpec, SpecError, format_conv_arch, parse_conv_arch
+from vgg_core.spec import PRESETS, ArchSpec, SpecError, format_conv_arch, parse_conv_arch
 
 from . import state
 from .session import PageState
@@ -22,7 +22,6 @@ from .session import PageState
 PRESET_CHOICES = (*PRESETS, state.CUSTOM)
 NUMBER_INPUTS = ("ratio", "input_size", "in_channels", "num_classes", "fc_width")
 INPUTS = ("preset", "conv_arch", *NUMBER_INPUTS, "batch_norm")
-EDITOR_LIMITS = {"num_convs": MAX_CONVS_PER_BLOCK, "out_channels": MAX_CHANNELS}
 
 
 @dataclass
@@ -31,13 +30,14 @@ class ExplorePage(PageState):
     LABELLED = ("preset", "table_view")
     preset: str = "vgg11"
     conv_arch: str = format_conv_arch(ArchSpec().conv_arch)
-    ratio: Any = 1
-    input_size: Any = 224
-    in_channels: Any = 1
-    num_classes: Any = 10
-    fc_width: Any = 4096
+    # Numbers as floats in the widgets, so 2.5 reaches the core's check instead of being cut to 2.
+    ratio: Any = 1.0
+    input_size: Any = 224.0
+    in_channels: Any = 1.0
+    num_classes: Any = 10.0
+    fc_width: Any = 4096.0
     batch_norm: bool = False
-    errors: tuple[str, list[Problem]] | None = None  # (input, problems) of the last edit that failed
+    errors: dict[str, list[Problem]] = field(default_factory=dict)  # input -> what the last edit got wrong there
     editor_version: int = 0  # the block table's key changes with it, so it redraws from the spec
     seen_version: int = -1  # the app state's version the inputs were last seeded from
     table_view: str = "layers"
@@ -47,11 +47,11 @@ class ExplorePage(PageState):
         """The inputs show ``spec``; errors about earlier text are stale then."""
         for name, value in input_values(spec).items():
             self.set(name, value)
-        self.errors = None
+        self.errors = {}
         self.editor_version += 1
 
     def errors_for(self, name: str) -> list[Problem]:
-        return list(self.errors[1]) if self.errors and self.errors[0] == name else []
+        return list(self.errors.get(name, ()))
 
     def editor_key(self) -> str:
         return self.key(f"blocks_{self.editor_version}")
@@ -71,31 +71,61 @@ def input_values(spec: ArchSpec) -> dict[str, Any]:
     return {
         "preset": state.preset_of(spec),
         "conv_arch": format_conv_arch(spec.conv_arch),
-        **{key: getattr(spec, key) for key in NUMBER_INPUTS},
+        **{key: float(getattr(spec, key)) for key in NUMBER_INPUTS},
         "batch_norm": spec.batch_norm,
     }
 
 
 def on_input(name: str) -> None:
-    """After any input changed: all inputs together make the candidate spec."""
+    """After any input changed: all inputs together make the candidate spec.
+
+    Each problem is shown under the input it is about, whichever input was edited: a bad
+    conv_arch text stays under conv_arch while the input size is changed, and a too small
+    input size is named under its own field.
+    """
     s = ExplorePage.get()
-    if problems := state.ratio_problems(s.ratio):
-        s.errors = (name, problems)
-        return
+    found: dict[str, list[Problem]] = {}
+    current = state.current_spec()
     try:
-        spec = state.current_spec().replace(
-            conv_arch=parse_conv_arch(s.conv_arch), batch_norm=bool(s.batch_norm),
-            **{k: getattr(s, k) for k in NUMBER_INPUTS},
-        )
+        arch = parse_conv_arch(s.conv_arch)
     except SpecError as err:
-        s.errors = (name, err.problems)
+        arch = current.conv_arch  # the other inputs are still checked, against the last valid blocks
+        found.setdefault("blocks" if name == "blocks" else "conv_arch", []).extend(err.problems)
+    numbers = {k: _whole(getattr(s, k)) for k in NUMBER_INPUTS}
+    for p in state.ratio_problems(numbers["ratio"]):
+        found.setdefault("ratio", []).append(p)
+    try:
+        spec = current.replace(conv_arch=arch, batch_norm=bool(s.batch_norm), **numbers)
+    except SpecError as err:
+        for p in err.problems:
+            found.setdefault(_input_of(p, name), []).append(p)
+    if found:
+        s.errors = found
         return
+    _accept(s, spec)
+
+
+def _accept(s: ExplorePage, spec: ArchSpec) -> None:
+    """Make ``spec`` current; show it in d2l's spelling, name its preset, redraw the block table."""
     state.set_spec(spec)
-    # Show the accepted spec in d2l's spelling, name its preset, and redraw the block table.
     s.set("conv_arch", format_conv_arch(spec.conv_arch))
     s.set("preset", state.preset_of(spec))
-    s.errors = None
+    s.errors = {}
     s.editor_version += 1
+
+
+def _input_of(p: Problem, edited: str) -> str:
+    """The input a problem is about: its field, the blocks, or (when unclear) the one just edited."""
+    field_name = p.args.get("name")
+    if field_name in NUMBER_INPUTS and "block" not in p.args:
+        return field_name
+    if p.code.startswith("input_too_small"):
+        return "input_size"
+    if p.code == "ratio_zero_channels":
+        return "ratio"
+    if "block" in p.args or p.code.startswith(("conv_arch", "block", "no_blocks", "too_many_blocks")):
+        return "blocks" if edited == "blocks" else "conv_arch"
+    return edited
 
 
 def on_preset() -> None:

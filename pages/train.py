@@ -219,6 +219,7 @@ def _live_run(run: RunRecord) -> None:
         _metrics(run)
         with st.container(key="train_chart"):
             st.plotly_chart(charts.training([(run.run_id, run.metrics)]), width="stretch")
+        st.caption(t("train.c_explain"))
     if gpu_col is not None:
         with gpu_col:
             # The PCI address names the card for NVML whatever CUDA's numbering; older runs lack it.

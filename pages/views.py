@@ -63,8 +63,15 @@ def block_label(block: str) -> str:
     return t("block.n", n=block.split()[-1])
 
 
+SAFE_INT = 2**53  # a browser's numbers are doubles: larger counts are shown as text, digit for digit
+
+
+def _counts(values: list[int]) -> list[int] | list[str]:
+    return list(values) if max(values, default=0) < SAFE_INT else [exact(v) for v in values]
+
+
 def layers_table(summary: Summary) -> pd.DataFrame:
-    """The layer table with translated headers; integer columns stay integers."""
+    """The layer table with translated headers; counts stay integers (exact, sortable) below 2**53."""
     df = layers_frame(summary)
     return pd.DataFrame(
         {
@@ -73,8 +80,8 @@ def layers_table(summary: Summary) -> pd.DataFrame:
             t("col.type"): df["type"],
             t("col.module"): df["layer"],
             t("col.output_shape"): df["output_shape"],
-            t("col.params"): df["params"],
-            t("col.macs"): df["macs"],
+            t("col.params"): _counts(df["params"].tolist()),
+            t("col.macs"): _counts(df["macs"].tolist()),
             t("col.activation"): [human_bytes(b) for b in df["activation_bytes"]],
         }
     )
@@ -86,19 +93,23 @@ def blocks_table(summary: Summary) -> pd.DataFrame:
         {
             t("col.block"): [block_label(b) for b in df["block"]],
             t("col.output_shape"): df["output_shape"],
-            t("col.params"): df["params"],
-            t("col.macs"): df["macs"],
+            t("col.params"): _counts(df["params"].tolist()),
+            t("col.macs"): _counts(df["macs"].tolist()),
             t("col.activation"): [human_bytes(b) for b in df["activation_bytes"]],
         }
     )
 
 
-def count_columns() -> dict:
-    """Exact integers with thousands separators in the grid."""
-    return {
-        t("col.params"): st.column_config.NumberColumn(format="localized"),
-        t("col.macs"): st.column_config.NumberColumn(format="localized"),
-    }
+def count_columns(table: pd.DataFrame) -> dict:
+    """Exact integers with thousands separators in the grid (text columns are already written out)."""
+    config = {}
+    for key, help_key in (("col.params", "col.params.help"), ("col.macs", "col.macs.help")):
+        name = t(key)
+        if pd.api.types.is_numeric_dtype(table[name]):
+            config[name] = st.column_config.NumberColumn(format="localized", help=t(help_key))
+        else:
+            config[name] = st.column_config.TextColumn(help=t(help_key))
+    return config
 
 
 def exact(n: int) -> str:
@@ -116,4 +127,4 @@ def pct(part: int, whole: int) -> str:
 
 def md_escape(text: str) -> str:
     """User text inside a message must not turn into Markdown, LaTeX or HTML."""
-    return re.sub(r"([\\`*_{}\[\]<>()#+\-.!|$~])", r"\\\1", text)
+    return re.sub(r"([\\`*_{}\[\]<>()#+\-.!|$~:])", r"\\\1", text)

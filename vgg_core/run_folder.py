@@ -14,9 +14,11 @@ are served only if they are regular files inside their run folder.
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import secrets
+import shutil
 import stat
 import time
 from pathlib import Path
@@ -135,6 +137,16 @@ def atomic_write(path: Path, data: bytes | Callable[[BinaryIO], None]) -> None:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
+        full = isinstance(e, Exception) and not isinstance(e, OSError) and _nearly_full(path.parent)
         tmp.unlink(missing_ok=True)
+        if full:  # a writer that hides the OSError (torch's zip writer): say what really happened
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path)) from e
         raise
+
+
+def _nearly_full(folder: Path) -> bool:
+    try:
+        return shutil.disk_usage(folder).free < (1 << 20)
+    except OSError:
+        return False

@@ -11,6 +11,7 @@ import ast
 import dataclasses
 import math
 import re
+import unicodedata
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping
 
@@ -101,11 +102,12 @@ def parse_conv_arch(text: str) -> tuple[tuple[int, int], ...]:
 
     Accepts d2l's tuple syntax ``((1, 64), (1, 128))``, lists ``[[1, 64], [1, 128]]`` and the
     compact ``1x64 1x128 2x256`` (``×`` or ``x``, spaces allowed around it, blocks separated by
-    spaces or commas).
+    spaces or commas). Full-width punctuation and digits, as a Chinese keyboard types them
+    (``（1，64），（1，128）``), read as their ASCII forms (Unicode NFKC).
     """
     if not isinstance(text, str):
         raise SpecError(problem("conv_arch_not_text", got=type(text).__name__))
-    text = text.strip()
+    text = unicodedata.normalize("NFKC", text).strip()
     if not text:
         raise SpecError(problem("conv_arch_empty"))
     if len(text) > MAX_ARCH_TEXT:
