@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from vgg_core.launch import start_run, stop_run
 from vgg_core.run_rows import read_metrics
 
-from test_engine_launch import SMALL, request, run_state, wait_final, wait_for
+from test_engine_launch import request, run_state, wait_final, wait_for
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 ROOT_ARGS = ["--arch", "1x16 1x32", "--input-size", "28", "--fc-width", "256", "--device", "cpu"]

@@ -24,7 +24,7 @@ from vgg_core.run_rows import read_metrics
 from vgg_core.runs import STARTING_GRACE_S, list_runs, read_run
 from vgg_core.weights import load_run_weights
 
-from test_engine_launch import SMALL, request, wait_final, wait_for
+from test_engine_launch import request, wait_final, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ["--arch", "1x16 1x32", "--input-size", "28", "--device", "cpu", "--max-train-examples", "1000",
