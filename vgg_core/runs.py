@@ -23,7 +23,7 @@ from pathlib import Path
 from .problems import Problem, problem
 from .request import TrainRequest
 from .run_config import RunConfig, read_config
-from .run_folder import CONFIG, LAUNCH, LOG, METRICS, REQUEST, RUN_ID, is_run_dir, run_file, runs_root
+from .run_folder import LAUNCH, LOG, METRICS, REQUEST, RUN_ID, is_run_dir, run_file, runs_root
 from .run_rows import EvalRow, Metrics, MetricsFile, TrainRow
 from .spec import ProblemsError
 
@@ -186,7 +186,7 @@ _folders: dict[Path, _Folder] = {}
 _lock = threading.Lock()
 
 
-def _stat_key(path: Path) -> tuple | None:
+def _stat_key(path: str) -> tuple | None:
     try:
         s = os.stat(path)
     except OSError:
@@ -194,11 +194,16 @@ def _stat_key(path: Path) -> tuple | None:
     return s.st_ino, s.st_size, s.st_mtime_ns
 
 
-def read_run(path: Path, folder: _Folder | None = None) -> RunRecord:
-    """The record of one run folder (cached in ``folder`` where given)."""
+def read_run(path: Path, folder: _Folder | None = None, dir_stat: tuple | None = None) -> RunRecord:
+    """The record of one run folder (cached in ``folder`` where given).
+
+    A finished run is read again only when its folder's own time changes: every file of a run is
+    created, replaced whole or removed (a change of the folder), except metrics.jsonl, which only
+    a live run appends to. So a finished run costs one stat; a live one rereads its appended rows.
+    """
     folder = folder or _Folder(path)
-    keys = tuple(_stat_key(path / name) for name in (METRICS, CONFIG, REQUEST, LAUNCH))
-    if folder.record is not None and keys == folder.keys and not folder.record.state.live:
+    key = dir_stat if dir_stat is not None else _stat_key(str(path))
+    if folder.record is not None and key == folder.keys and not folder.record.state.live:
         return folder.record
     metrics = folder.metrics_file.read()
     config, config_problem = read_config(path)
@@ -206,7 +211,7 @@ def read_run(path: Path, folder: _Folder | None = None) -> RunRecord:
     started = _started(path, config, metrics)
     record = RunRecord(path.name, path, run_state(path, metrics), config, request or (config.request if config else None),
                        metrics, started, config_problem or request_problem)
-    folder.keys, folder.record = keys, record
+    folder.keys, folder.record = key, record
     return record
 
 
@@ -226,19 +231,25 @@ def list_runs(root: str | os.PathLike | None = None) -> list[RunRecord]:
     """Every run folder under root, newest first; folders that vanish mid-read are left out."""
     root = Path(root) if root is not None else runs_root()
     try:
-        entries = [Path(e.path) for e in os.scandir(root) if e.is_dir(follow_symlinks=False) and RUN_ID.fullmatch(e.name)]
+        entries = [e for e in os.scandir(root) if e.is_dir(follow_symlinks=False) and RUN_ID.fullmatch(e.name)]
     except OSError:
         return []
-    records = []
+    records, present = [], set()
     with _lock:
-        for path in entries:
-            if not is_run_dir(path):
+        for entry in entries:
+            path = root / entry.name
+            present.add(path)
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except OSError:  # deleted while we looked
                 continue
-            folder = _folders.get(path) or _folders.setdefault(path, _Folder(path))
-            record = read_run(path, folder)
-            if path.is_dir():
-                records.append(record)
-        for gone in [p for p in _folders if p.parent == root and p not in set(entries)]:
+            folder = _folders.get(path)
+            if folder is None:
+                if not is_run_dir(path):
+                    continue
+                folder = _folders[path] = _Folder(path)
+            records.append(read_run(path, folder, (info.st_ino, info.st_size, info.st_mtime_ns)))
+        for gone in [p for p in _folders if p not in present and p.parent == root]:
             del _folders[gone]
     return sorted(records, key=lambda r: (r.started, r.run_id), reverse=True)
 
