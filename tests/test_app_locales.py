@@ -45,6 +45,13 @@ def calls(name: str) -> set[str]:
     return found
 
 
+def test_every_part_has_both_languages() -> None:
+    for folder in (CORE_LOCALES, i18n.LOCALES):
+        parts = {p.name.split(".", 1)[1] for p in folder.glob("*.toml")}
+        for part in parts:
+            assert {(folder / f"{lang}.{part}").exists() for lang in ("en", "zh")} == {True}, (folder, part)
+
+
 @pytest.mark.parametrize("name", list(CATALOGS))
 def test_both_languages_have_the_same_keys_and_placeholders(name: str) -> None:
     en, zh = CATALOGS[name].texts["en"], CATALOGS[name].texts["zh"]

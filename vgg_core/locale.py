@@ -37,17 +37,18 @@ class Catalog:
 
     @classmethod
     def load(cls, *folders: Path) -> "Catalog":
-        """Merge ``<folder>/<lang>.toml`` of each folder; a key defined twice is a mistake."""
+        """Merge every ``<lang>.toml`` and ``<lang>.<part>.toml`` of each folder (a part per feature,
+        e.g. ``en.inside.toml``); a key defined twice is a mistake."""
         texts: dict[str, dict[str, Entry]] = {lang: {} for lang in LANGUAGES}
         for folder in folders:
             for lang in LANGUAGES:
-                path = Path(folder) / f"{lang}.toml"
-                with open(path, "rb") as f:
-                    table = tomllib.load(f)
-                for key, value in table.items():
-                    if key in texts[lang]:
-                        raise CatalogError(f"{path}: key {key!r} is defined twice")
-                    texts[lang][key] = _entry(path, key, value)
+                for path in files(Path(folder), lang):
+                    with open(path, "rb") as f:
+                        table = tomllib.load(f)
+                    for key, value in table.items():
+                        if key in texts[lang]:
+                            raise CatalogError(f"{path}: key {key!r} is defined twice")
+                        texts[lang][key] = _entry(path, key, value)
         return cls(texts)
 
     def has(self, key: str) -> bool:
@@ -74,6 +75,11 @@ class Catalog:
         if entry is None:
             raise KeyError(f"no text for {key!r}")
         return entry
+
+
+def files(folder: Path, lang: str) -> list[Path]:
+    """A language's files in a folder: ``<lang>.toml``, then its parts ``<lang>.<part>.toml``."""
+    return [folder / f"{lang}.toml", *sorted(folder.glob(f"{lang}.*.toml"))]
 
 
 def placeholders(entry: Entry) -> set[str]:
