@@ -16,7 +16,7 @@ from typing import Sequence
 from ..problems import ProblemsError
 
 # Subcommand name -> module under vgg_core.cli.
-COMMANDS = ("summary", "estimate", "train", "sweep", "queue", "gpu")
+COMMANDS = ("summary", "estimate", "train", "sweep", "queue", "runs", "gpu")
 
 
 class OneLineParser(argparse.ArgumentParser):
