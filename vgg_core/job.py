@@ -131,6 +131,7 @@ def _start(writer: RunWriter, request: TrainRequest, device: torch.device, resum
         old = resume.config
         config = run_config(request, device, old.seed, writer.dir).replace(
             started_unix=old.started_unix, started_at=old.started_at)
+        writer.stop_file.unlink(missing_ok=True)  # the stop asked of the process that ended, not of this one
         writer.status("running", pid=os.getpid(), **resume.marks())
         atomic_write(writer.dir / REQUEST, request.to_json().encode())  # the new total, for progress
     writer.write_config(config)
@@ -236,14 +237,22 @@ def _summary(r: FitResult) -> dict[str, Any]:
 
 
 def run_config(request: TrainRequest, device: torch.device, seed: int, run_dir: Path) -> RunConfig:
-    import torchvision
-
     dtype = amp_dtype(request.settings, device)
     now = time.time()
     return RunConfig(
         run_id=run_dir.name, request=request, seed=seed, device=str(device), device_name=device_name(device),
         pci_bus_id=pci_bus_id(device), amp_dtype=str(dtype).removeprefix("torch.") if dtype else None,
         pid=os.getpid(), started_unix=round(now, 3), started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(now)),
-        versions={"python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__},
+        versions={"python": platform.python_version(), "torch": torch.__version__, "torchvision": _version("torchvision")},
         command=list(sys.argv),
     )
+
+
+def _version(package: str) -> str:
+    """An installed package's version without importing it (importing torchvision costs a run 1-3 s of start-up)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"

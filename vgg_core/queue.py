@@ -25,7 +25,7 @@ from .launch import LaunchError, disk_errors, launch_lock, spawn_detached
 from .problems import problem
 from .request import TrainRequest
 from .run_folder import REQUEST, RunDirError, atomic_write, new_run_id, runs_root, safe_run_dir
-from .run_meta import QueueEntry, read_queue_entry, write_queue_entry
+from .run_meta import QueueEntry, write_queue_entry
 from .runs import RunRecord, list_runs, read_run
 
 SCHEDULER_LOCK, SCHEDULER_LOG = ".scheduler.lock", ".scheduler.log"

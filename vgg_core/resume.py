@@ -21,8 +21,8 @@ from .checkpoint import Checkpoint, load_checkpoint
 from .problems import ProblemsError, problem
 from .request import RUN_SETTINGS, ConfigError, TrainRequest
 from .run_config import RunConfig
-from .run_folder import holds_run
-from .runs import read_run
+from .run_folder import is_run_dir
+from .runs import RunRecord, read_run
 from .weights import Weights, load_run_weights
 
 
@@ -53,12 +53,8 @@ def plan_resume(run_dir: str | os.PathLike, epochs: int | None = None,
     ``epochs`` is the new total (default: what the run asked for); ``run_settings`` may change
     only the settings in ``RUN_SETTINGS``."""
     run_dir = Path(os.path.abspath(run_dir))
-    record = read_run(run_dir) if run_dir.is_dir() and holds_run(run_dir) else None
-    if record is None or record.config is None:
-        raise ResumeError(problem("resume_not_run", path=str(run_dir)))
+    record = resumable_record(run_dir)
     state = record.state
-    if state.state == "queued":
-        raise ResumeError(problem("resume_queued", run=run_dir.name))
     if state.live and state.pid != os.getpid():  # a resume the launcher started is this process
         raise ResumeError(problem("resume_live", run=run_dir.name, state=state.state))
     request = record.request or record.config.request
@@ -75,6 +71,17 @@ def plan_resume(run_dir: str | os.PathLike, epochs: int | None = None,
     return ResumePlan(run_dir, continued, record.config, checkpoint, weights)
 
 
+def resumable_record(run_dir: Path) -> RunRecord:
+    """The record of a folder that holds a run which trained (config.json); a queued one is refused as such."""
+    if run_dir.is_dir() and is_run_dir(run_dir):
+        record = read_run(run_dir)
+        if record.state.state == "queued":
+            raise ResumeError(problem("resume_queued", run=run_dir.name))
+        if record.config is not None:
+            return record
+    raise ResumeError(problem("resume_not_run", path=str(run_dir)))
+
+
 def check_match(run: str, request: TrainRequest, config: RunConfig, checkpoint: Checkpoint, weights: Weights) -> None:
     """The checkpoint, the weights, the request and the config all describe the same training."""
     weights_epoch = weights.extra.get("epoch")
@@ -83,8 +90,8 @@ def check_match(run: str, request: TrainRequest, config: RunConfig, checkpoint: 
     if checkpoint.seed != config.seed:
         raise ResumeError(problem("resume_seed_mismatch", run=run, checkpoint=checkpoint.seed, config=config.seed))
     differ = differences(checkpoint.request, request)
-    if weights.spec != request.spec and "spec" not in differ:
-        differ.append("spec")
+    if weights.spec != request.spec and not any(d.startswith("spec.") for d in differ):
+        differ.append("model.pt spec")
     if differ:
         raise ResumeError(problem("resume_request_mismatch", run=run, names=", ".join(differ)))
 
@@ -98,4 +105,4 @@ def differences(trained: TrainRequest, asked: TrainRequest) -> list[str]:
                     if f.name not in ignored and getattr(trained.settings, f.name) != getattr(asked.settings, f.name)]
 
 
-__all__ = ["ResumePlan", "ResumeError", "plan_resume", "check_match", "differences"]
+__all__ = ["ResumePlan", "ResumeError", "plan_resume", "resumable_record", "check_match", "differences"]

@@ -17,13 +17,13 @@ from pathlib import Path
 import pandas as pd
 
 from ..launch import delete_run, stop_run
+from ..problems import problem
 from ..queue import move_up
 from ..report import human
 from ..results import results, to_records
 from ..run_folder import RunDirError, safe_run_dir
 from ..run_report import duration_text
 from ..runs import read_run, set_name
-from ..problems import problem
 from .queue import root_of
 
 ACTIONS = ("stop", "remove", "name", "up")
@@ -89,7 +89,7 @@ def table(frame: pd.DataFrame) -> str:
     rows = [_cells(r) for r in to_records(frame)]
     heads = list(rows[0])
     widths = {h: max(len(h), *(len(r[h]) for r in rows)) for h in heads}
-    lines = ["  ".join(h.ljust(widths[h]) for h in heads)]
+    lines = ["  ".join(h.ljust(widths[h]) for h in heads).rstrip()]
     lines += ["  ".join(r[h].ljust(widths[h]) for h in heads).rstrip() for r in rows]
     return "\n".join(lines)
 

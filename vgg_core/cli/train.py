@@ -22,9 +22,9 @@ from ..data import locate
 from ..job import run_job
 from ..problems import ProblemsError, problem
 from ..request import RUN_SETTINGS, SETTINGS, TrainRequest
-from ..resume import ResumeError, plan_resume
+from ..resume import ResumeError, plan_resume, resumable_record
 from ..run_config import RunConfig
-from ..run_folder import RunDirError, check_new_run_dir, holds_run, new_run_id, probe_writable, runs_root
+from ..run_folder import RunDirError, check_new_run_dir, new_run_id, probe_writable, runs_root
 from ..run_rows import EvalRow, Row, TrainRow
 from ..run_report import duration_text
 from ..run_writer import RunWriter
@@ -103,8 +103,7 @@ def run_resume(args: argparse.Namespace) -> int:
     run_dir = Path(os.path.abspath(Path(args.resume).expanduser()))
     try:
         _refuse_resume_flags(args)
-        if not (run_dir.is_dir() and holds_run(run_dir)):
-            raise ResumeError(problem("resume_not_run", path=str(run_dir)))
+        resumable_record(run_dir)  # a run that trained, before its metrics file is opened
         writer = RunWriter(run_dir, resume=True)
     except ProblemsError as e:
         return _refuse(e, None)
