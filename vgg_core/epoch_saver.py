@@ -1,19 +1,23 @@
-"""Weights and predictions after every finished epoch, written beside the training, not in its way.
+"""Weights, checkpoint and predictions after every finished epoch, written beside the training, not in its way.
 
-At the end of an epoch the weights are copied to the CPU (training then changes them) and a
-background thread writes ``model.pt`` and ``predictions.npz``, each atomically, while the next
-epoch trains. One write at a time; a failed write (a full disk) is raised at the next epoch or at
-the end, so the run fails naming the disk instead of losing its weights quietly.
+At the end of an epoch the weights (and, where a ``capture`` is given, what a resume needs: the
+optimizer's state, the RNG states, the loop's counts) are copied to the CPU (training then changes
+them) and a background thread writes ``model.pt``, ``checkpoint.pt`` and ``predictions.npz``, each
+atomically, while the next epoch trains. One write at a time; a failed write (a full disk) is
+raised at the next epoch or at the end, so the run fails naming the disk instead of losing its
+weights quietly.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Callable
 
 import torch
 from torch import nn
 
+from .checkpoint import save_checkpoint
+from .run_folder import CHECKPOINT
 from .run_writer import RunWriter
 from .spec import ArchSpec
 from .train import EvalResult, FitResult, LoopState
@@ -25,13 +29,16 @@ class EpochSaver:
         self.writer, self.spec = writer, spec
         self.model: nn.Module | None = None
         self.labels: torch.Tensor | None = None
+        self.capture: Callable[[LoopState], dict[str, Any]] | None = None
         self.saved_epoch: int | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
 
-    def watch(self, model: nn.Module, test_labels: torch.Tensor) -> None:
-        """The model whose weights to save, and the true labels the predictions belong to."""
-        self.model, self.labels = model, test_labels.cpu()
+    def watch(self, model: nn.Module, test_labels: torch.Tensor,
+              capture: Callable[[LoopState], dict[str, Any]] | None = None) -> None:
+        """The model whose weights to save, the true labels the predictions belong to, and how to
+        take a checkpoint (``checkpoint.capture`` bound to the run's optimizer and generators)."""
+        self.model, self.labels, self.capture = model, test_labels.cpu(), capture
 
     def epoch_done(self, loop: LoopState, result: EvalResult) -> None:
         """``fit``'s ``on_epoch``: take the copies now, write them in the background."""
@@ -40,8 +47,10 @@ class EpochSaver:
         probs = result.probabilities.cpu() if result.probabilities is not None else None
         extra = dict(epoch=loop.epochs_done, epochs_completed=loop.epochs_done, steps=loop.step,
                      examples=loop.examples, test_acc=result.acc, test_loss=result.loss)
+        checkpoint = self.capture(loop) if self.capture is not None else None
         self._wait()
-        self._thread = threading.Thread(target=self._write, args=(state, probs, extra), name="epoch-saver", daemon=True)
+        self._thread = threading.Thread(target=self._write, args=(state, probs, extra, checkpoint),
+                                        name="epoch-saver", daemon=True)
         self._thread.start()
 
     def finish(self, result: FitResult) -> None:
@@ -63,9 +72,12 @@ class EpochSaver:
             error, self._error = self._error, None
             raise error
 
-    def _write(self, state: dict[str, torch.Tensor], probs: torch.Tensor | None, extra: dict[str, Any]) -> None:
+    def _write(self, state: dict[str, torch.Tensor], probs: torch.Tensor | None, extra: dict[str, Any],
+               checkpoint: dict[str, Any] | None) -> None:
         try:
             self.writer.save_weights(state, self.spec, **extra)
+            if checkpoint is not None:
+                save_checkpoint(self.writer.dir / CHECKPOINT, checkpoint)
             if probs is not None and self.labels is not None:
                 self.writer.save_predictions(extra["epoch"], self.labels, probs)
             self.saved_epoch = extra["epoch"]

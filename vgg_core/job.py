@@ -1,8 +1,9 @@
 """One training run into its run folder: what the ``train`` command does once its input is checked.
 
 It owns what the loop should not know about: the run folder, signals and the STOP file, the
-weights and predictions after every epoch, and turning any failure into a one-line ``failed``
-status while keeping the rows already written.
+weights, checkpoint and predictions after every epoch, and turning any failure into a one-line
+``failed`` status while keeping the rows already written. A resumed run (``vgg_core.resume``)
+goes through the same function, starting from its checkpoint instead of Xavier and its seed.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import torch
 
@@ -28,11 +29,16 @@ from .epoch_saver import EpochSaver
 from .pipeline import num_batches
 from .problems import Problem, problem
 from .request import TrainRequest
+from .checkpoint import capture
 from .run_config import DataInfo, RunConfig
+from .run_folder import REQUEST, atomic_write
 from .run_rows import Row
 from .run_writer import RunWriter
 from .speed import tune_process
 from .train import FitResult, amp_dtype, fit, make_optimizer, prepare_model
+
+if TYPE_CHECKING:
+    from .resume import ResumePlan
 
 
 class StopRequest:
@@ -80,16 +86,19 @@ def run_job(
     on_row: Callable[[Row], None] = lambda row: None,
     on_config: Callable[[RunConfig], None] = lambda config: None,
     stop: StopRequest | None = None,
+    resume: "ResumePlan | None" = None,
+    writer: RunWriter | None = None,
 ) -> JobResult:
-    """Train, write everything to ``run_dir``, never raise for a training failure."""
-    writer = RunWriter(run_dir)
+    """Train, write everything to ``run_dir``, never raise for a training failure.
+
+    ``resume``: continue that run in its folder; ``writer``: the folder already opened (a resume
+    opens it before its checks: the writer's lock on metrics.jsonl keeps two resumes apart)."""
+    writer = writer or RunWriter(run_dir, resume=resume is not None)
     stop = stop or StopRequest()
     stop.stop_file = writer.stop_file
     previous_handlers = stop.install_signal_handlers()
-    seed = request.settings.seed if request.settings.seed is not None else random.SystemRandom().randrange(2**31)
-    config = run_config(request, device, seed, writer.dir)
-    writer.status("running", pid=os.getpid())
-    writer.write_config(config)
+    config = _start(writer, request, device, resume)
+    seed = config.seed
     saver = EpochSaver(writer, request.spec)
     fit_result = None
 
@@ -99,7 +108,7 @@ def run_job(
 
     try:
         config, data = _load_and_describe(writer, config, device, on_config)
-        fit_result = _train(request, data, device, seed, emit, stop, saver)
+        fit_result = _train(request, data, device, seed, emit, stop, saver, resume)
         state = "stopped" if fit_result.stopped else "completed"
         writer.status(state, **({"reason": stop.reason} if fit_result.stopped else {}), **_summary(fit_result))
         return JobResult(0, state, writer.dir, str(device), fit_result)
@@ -110,6 +119,23 @@ def run_job(
         saver.close()
         writer.close()
         StopRequest.restore(previous_handlers)
+
+
+def _start(writer: RunWriter, request: TrainRequest, device: torch.device, resume: "ResumePlan | None") -> RunConfig:
+    """The first status and config.json; a resume keeps its seed and start time and says where it resumed."""
+    if resume is None:
+        seed = request.settings.seed if request.settings.seed is not None else random.SystemRandom().randrange(2**31)
+        config = run_config(request, device, seed, writer.dir)
+        writer.status("running", pid=os.getpid())
+    else:
+        old = resume.config
+        config = run_config(request, device, old.seed, writer.dir).replace(
+            started_unix=old.started_unix, started_at=old.started_at)
+        writer.stop_file.unlink(missing_ok=True)  # the stop asked of the process that ended, not of this one
+        writer.status("running", pid=os.getpid(), **resume.marks())
+        atomic_write(writer.dir / REQUEST, request.to_json().encode())  # the new total, for progress
+    writer.write_config(config)
+    return config
 
 
 def _load_and_describe(writer: RunWriter, config: RunConfig, device: torch.device,
@@ -129,13 +155,19 @@ def _load_and_describe(writer: RunWriter, config: RunConfig, device: torch.devic
 
 
 def _train(request: TrainRequest, data: FashionMNIST, device: torch.device, seed: int, emit: Callable[[Row], None],
-           stop: StopRequest, saver: EpochSaver) -> FitResult:
+           stop: StopRequest, saver: EpochSaver, resume: "ResumePlan | None" = None) -> FitResult:
     torch.manual_seed(seed)
     model, net = prepare_model(request.spec, request.settings, device)
     optimizer = make_optimizer(model, request.settings, device)
-    saver.watch(model, data.test_labels)
+    generator, loop = torch.Generator().manual_seed(seed), None
+    if resume is not None:  # after the model and optimizer are made: their making draws from the RNG
+        model.load_state_dict(resume.weights.state_dict)
+        optimizer.load_state_dict(resume.checkpoint.optimizer)
+        generator, loop = resume.checkpoint.restore_rng(device), resume.checkpoint.loop_state()
+        saver.saved_epoch = resume.checkpoint.epoch  # a stop before the next epoch ends keeps this pair
+    saver.watch(model, data.test_labels, lambda at: capture(at, optimizer, generator, seed, request))
     result = fit(net, data, request.spec, request.settings, seed=seed, emit=emit, should_stop=stop,
-                 on_epoch=saver.epoch_done, keep_predictions=True, optimizer=optimizer)
+                 on_epoch=saver.epoch_done, keep_predictions=True, optimizer=optimizer, generator=generator, loop=loop)
     saver.finish(result)
     return result
 
@@ -205,14 +237,22 @@ def _summary(r: FitResult) -> dict[str, Any]:
 
 
 def run_config(request: TrainRequest, device: torch.device, seed: int, run_dir: Path) -> RunConfig:
-    import torchvision
-
     dtype = amp_dtype(request.settings, device)
     now = time.time()
     return RunConfig(
         run_id=run_dir.name, request=request, seed=seed, device=str(device), device_name=device_name(device),
         pci_bus_id=pci_bus_id(device), amp_dtype=str(dtype).removeprefix("torch.") if dtype else None,
         pid=os.getpid(), started_unix=round(now, 3), started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(now)),
-        versions={"python": platform.python_version(), "torch": torch.__version__, "torchvision": torchvision.__version__},
+        versions={"python": platform.python_version(), "torch": torch.__version__, "torchvision": _version("torchvision")},
         command=list(sys.argv),
     )
+
+
+def _version(package: str) -> str:
+    """An installed package's version without importing it (importing torchvision costs a run 1-3 s of start-up)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "not installed"

@@ -1,10 +1,15 @@
-"""Start training runs as their own processes, and stop or delete them, for the app.
+"""Start training runs as their own processes, and stop, resume or delete them, for the app and the queue.
 
-The run itself is ``python -m vgg_core train --run-dir D --request D/request.json`` in a new
-process session: a crash or an out-of-memory there ends that process only, and its run folder
-says what happened. No shell is involved and the request is checked before it is written, so
-nothing a user types becomes a command. A folder the disk will not take (read-only, full) is
-refused before any process starts.
+The run itself is ``python -m vgg_core train --run-dir D --request D/request.json`` (or
+``train --resume D``) in a new process session: a crash or an out-of-memory there ends that
+process only, and its run folder says what happened. No shell is involved and the request is
+checked before it is written, so nothing a user types becomes a command. A folder the disk will
+not take (read-only, full) is refused before any process starts.
+
+Every decision about which device is free is taken under one file lock in the runs root
+(``launch_lock``), by the page, the CLI and the queue's scheduler alike, so two of them can never
+put two runs on one device. ``launch.json`` records the devices a run holds as a list, so a run
+that needs several devices reserves all of them.
 """
 
 from __future__ import annotations
@@ -21,12 +26,12 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, Sequence
 
 from .problems import ProblemsError, problem
 from .request import TrainRequest
 from .run_folder import LAUNCH, LOG, REQUEST, RunDirError, atomic_write, new_run_id, request_stop, runs_root, safe_run_dir
-from .runs import LIVE_STATES, RunRecord, launch_device, list_runs, read_run
+from .runs import LIVE_STATES, RunRecord, launch_devices, list_runs, read_run
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 MIN_FREE_BYTES = 64 << 20  # below this a run could not even write its first epoch's files
@@ -36,14 +41,24 @@ class LaunchError(ProblemsError):
     """A launch refused before any process started; one line for the page or the CLI."""
 
 
+def run_devices(record: RunRecord) -> tuple[str, ...]:
+    """The devices a run holds, as resolved at launch ('cpu', 'cuda:0'); config.json's for a run started by hand."""
+    return launch_devices(record.path) or ((record.config.device,) if record.config else ())
+
+
 def run_device(record: RunRecord) -> str | None:
-    """The device a run holds, as resolved at launch ('cpu', 'cuda:0'); config.json once it started."""
-    return launch_device(record.path) or (record.config.device if record.config else None)
+    """The (first) device a run holds."""
+    return next(iter(run_devices(record)), None)
+
+
+def busy_devices(root: Path | None = None) -> dict[str, str]:
+    """Each device a live run holds -> that run's id."""
+    return {d: r.run_id for r in list_runs(root) if r.state.live for d in run_devices(r)}
 
 
 def busy_runs(device: str, root: Path | None = None) -> list[str]:
     """Ids of live runs on ``device``."""
-    return [r.run_id for r in list_runs(root) if r.state.live and run_device(r) == device]
+    return [r.run_id for r in list_runs(root) if r.state.live and device in run_devices(r)]
 
 
 def start_run(request: TrainRequest, root: Path | None = None) -> Path:
@@ -53,28 +68,69 @@ def start_run(request: TrainRequest, root: Path | None = None) -> Path:
     except ProblemsError as e:
         raise LaunchError(e.problems) from None
     root = Path(root) if root is not None else runs_root()
-    with _disk_errors(root), _launch_lock(root):
+    with disk_errors(root), launch_lock(root):
         busy = busy_runs(device, root)
         if busy:
             raise LaunchError(problem("device_busy", device=device, run=busy[0]))
         _check_free_space(root, request)
-        # The request keeps "auto" as asked; the run is pinned to what "auto" means now, for the busy check.
+        # The run is pinned to what "auto" means now, for the busy check.
         pinned = request.replace(settings=request.settings.replace(device=device))
         run_dir = _prepare(root, pinned)
-        proc = _spawn(run_dir)
-        _record_launch(run_dir, proc, device)
+        proc = spawn_detached(train_argv(run_dir), run_dir / LOG)
+        _record_launch(run_dir, proc, [device], remove_on_failure=True)
     return run_dir
 
 
-def _record_launch(run_dir: Path, proc: subprocess.Popen, device: str) -> None:
-    """launch.json, or, if even that cannot be written, no run at all: the child is ended and its folder removed."""
-    record = {"device": device, "pid": proc.pid, "argv": proc.args, "time": round(time.time(), 3)}
+def start_prepared(run_dir: Path, request: TrainRequest, devices: Sequence[str],
+                   on_exit: Callable[[], None] | None = None) -> subprocess.Popen:
+    """Start a folder the queue prepared on ``devices`` (chosen free by the caller, under ``launch_lock``).
+
+    The request file stays as queued (``device`` may say "auto"); the run is told its device on its
+    command line, and launch.json records every device it holds."""
+    _check_free_space(run_dir.parent, request)
+    proc = spawn_detached(train_argv(run_dir, devices[0]), run_dir / LOG, on_exit)
+    _record_launch(run_dir, proc, list(devices), remove_on_failure=False)
+    return proc
+
+
+def resume_run(root: Path | None, run_id: str, epochs: int | None = None) -> Path:
+    """Continue a stopped, lost or completed run in its own process, up to ``epochs`` in all
+    (default: the epochs it asked for); for the page's "Resume" and "Train N more epochs".
+
+    Everything the train command would refuse (a live run, no checkpoint, a checkpoint that does
+    not match the request, nothing left to train, a busy device) is refused here first, as
+    LaunchError, with the run left as it was."""
+    from .resume import plan_resume
+
+    root = Path(root) if root is not None else runs_root()
+    run_dir = safe_run_dir(root, run_id)
+    with disk_errors(root), launch_lock(root):
+        try:
+            plan = plan_resume(run_dir, epochs)
+            device = str(plan.request.check())
+        except ProblemsError as e:
+            raise LaunchError(e.problems) from None
+        busy = busy_runs(device, root)
+        if busy:
+            raise LaunchError(problem("device_busy", device=device, run=busy[0]))
+        argv = [*_module_argv(), "train", "--resume", str(run_dir), "--epochs", str(plan.request.settings.epochs),
+                "--device", device]
+        proc = spawn_detached(argv, run_dir / LOG)
+        _record_launch(run_dir, proc, [device], remove_on_failure=False)
+    return run_dir
+
+
+def _record_launch(run_dir: Path, proc: subprocess.Popen, devices: list[str], remove_on_failure: bool) -> None:
+    """launch.json, or, if even that cannot be written, no run at all: the child is ended (and a new folder removed)."""
+    record = {"device": devices[0], "devices": devices, "pid": proc.pid, "argv": proc.args,
+              "time": round(time.time(), 3)}
     try:
         atomic_write(run_dir / LAUNCH, (json.dumps(record, indent=2) + "\n").encode())
     except OSError:
         proc.kill()
         proc.wait()
-        shutil.rmtree(run_dir, ignore_errors=True)
+        if remove_on_failure:
+            shutil.rmtree(run_dir, ignore_errors=True)
         raise
 
 
@@ -89,19 +145,31 @@ def _prepare(root: Path, request: TrainRequest) -> Path:
     return run_dir
 
 
-def train_argv(run_dir: Path) -> list[str]:
+def _module_argv() -> list[str]:
+    return [sys.executable, "-m", "vgg_core"]
+
+
+def train_argv(run_dir: Path, device: str | None = None) -> list[str]:
     """The exact command line of a run; a list, never a shell string."""
-    return [sys.executable, "-m", "vgg_core", "train", "--run-dir", str(run_dir), "--request", str(run_dir / REQUEST)]
+    argv = [*_module_argv(), "train", "--run-dir", str(run_dir), "--request", str(run_dir / REQUEST)]
+    return argv + ["--device", device] if device else argv
 
 
-def _spawn(run_dir: Path) -> subprocess.Popen:
-    with open(run_dir / LOG, "ab") as log:
-        proc = subprocess.Popen(
-            train_argv(run_dir), stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=PACKAGE_ROOT,
-            env=child_env(), start_new_session=True,  # a Ctrl-C meant for the server does not reach the run
-        )
-    # Reap it the moment it ends, so a finished run never lingers as <defunct> under the server.
-    threading.Thread(target=proc.wait, name=f"reap-{proc.pid}", daemon=True).start()
+def spawn_detached(argv: list[str], log_path: Path, on_exit: Callable[[], None] | None = None,
+                   pass_fds: Sequence[int] = ()) -> subprocess.Popen:
+    """A child in a new session (a Ctrl-C meant for the server does not reach it), output to ``log_path``,
+    reaped the moment it ends so it never lingers as <defunct>; then ``on_exit`` is called. It
+    inherits no open file but ``pass_fds``."""
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=PACKAGE_ROOT,
+                                env=child_env(), start_new_session=True, pass_fds=tuple(pass_fds))
+
+    def reap() -> None:
+        proc.wait()
+        if on_exit is not None:
+            on_exit()
+
+    threading.Thread(target=reap, name=f"reap-{proc.pid}", daemon=True).start()
     return proc
 
 
@@ -118,7 +186,7 @@ def _check_free_space(root: Path, request: TrainRequest) -> None:
 
 
 @contextmanager
-def _disk_errors(root: Path) -> Iterator[None]:
+def disk_errors(root: Path) -> Iterator[None]:
     """A runs folder that cannot be made or written refuses the launch in one line."""
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -194,19 +262,25 @@ def stop_run(run_dir: Path) -> None:
 
 
 def delete_run(root: Path, run_id: str) -> None:
-    """Remove a run's folder that is not live (unreadable ones included); nothing outside ``root``."""
+    """Remove a run's folder that is not live (unreadable ones included); nothing outside ``root``.
+
+    A queued run leaves the queue this way; under the lock, so the scheduler cannot start it meanwhile."""
     path = safe_run_dir(root, run_id)
     if not path.is_dir():
         raise RunDirError(problem("run_missing", run=run_id))
-    if read_run(path).state.state in LIVE_STATES:
-        raise RunDirError(problem("run_live", run=run_id))
-    shutil.rmtree(path)
+    with launch_lock(path.parent):
+        if not path.is_dir():
+            raise RunDirError(problem("run_missing", run=run_id))
+        if read_run(path).state.state in LIVE_STATES:
+            raise RunDirError(problem("run_live", run=run_id))
+        shutil.rmtree(path)
 
 
 @contextmanager
-def _launch_lock(root: Path) -> Iterator[None]:
-    """Two tabs pressing Train at once: the second sees the first's folder before it decides."""
-    with open(root / ".launch.lock", "a") as f:
+def launch_lock(root: Path) -> Iterator[None]:
+    """One decision at a time about a runs folder: two tabs pressing Train at once, the scheduler
+    starting a queued run while a page removes it: the second sees the first's result before it decides."""
+    with open(Path(root) / ".launch.lock", "a") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
             yield

@@ -106,6 +106,20 @@ class TrainSettings:
 SETTINGS: dict[str, Setting] = {f.name: f.metadata["setting"] for f in dataclasses.fields(TrainSettings)}
 
 
+# How a run is carried out, not what it learns: a resume may change these, never the others.
+RUN_SETTINGS = ("device", "amp", "compile", "channels_last", "log_every", "data_dir")
+
+
+def name_note_problems(name: Any, note: Any) -> list[Problem]:
+    """A run's name and note: printable text of bounded length (a note may hold line breaks), or None."""
+    found = []
+    for key, value, most in (("name", name, MAX_NAME), ("note", note, MAX_NOTE)):
+        text = value.replace("\n", "") if key == "note" and isinstance(value, str) else value
+        if value is not None and not (isinstance(value, str) and len(value) <= most and text.isprintable()):
+            found.append(problem("text_invalid", name=key, most=most, got=_clip(repr(value))))
+    return found
+
+
 def check_setting(name: str, value: Any) -> Problem | None:
     """Why ``value`` is not allowed for setting ``name``, or None."""
     s = SETTINGS[name]
@@ -160,11 +174,7 @@ class TrainRequest:
         found = self.settings.problems()
         if self.spec.num_classes != NUM_CLASSES:
             found.append(problem("num_classes_fashion", n=NUM_CLASSES, got=self.spec.num_classes))
-        for key, most in (("name", MAX_NAME), ("note", MAX_NOTE)):
-            value = getattr(self, key)
-            if value is not None and not (isinstance(value, str) and len(value) <= most and value.isprintable()):
-                found.append(problem("out_of_range", name=f"{key} length", low=0, high=most, got=_clip(repr(value))))
-        return found
+        return found + name_note_problems(self.name, self.note)
 
     def check(self) -> torch.device:
         """Refuse bad input (ConfigError, DeviceError) or return the device the run will use."""
@@ -225,5 +235,6 @@ def planned_test_examples(settings: TrainSettings) -> int:
 
 __all__ = [
     "TrainRequest", "TrainSettings", "ConfigError", "SETTINGS", "Setting", "check_setting", "OPTIMIZERS",
-    "COMPILE_MODES", "DEFAULT_LR", "SpecError", "planned_train_examples", "planned_test_examples",
+    "COMPILE_MODES", "DEFAULT_LR", "SpecError", "planned_train_examples", "planned_test_examples", "RUN_SETTINGS",
+    "name_note_problems", "MAX_NAME", "MAX_NOTE",
 ]

@@ -6,7 +6,10 @@ One folder per run under the runs root ($VGG_RUNS_DIR, default ./runs):
   metrics.jsonl    one JSON row per line, appended and flushed line by line (``vgg_core.run_rows``)
   model.pt         weights after every finished epoch (``vgg_core.weights``), written atomically
   predictions.npz  the last evaluation's test predictions, written atomically
-  launch.json, log.txt   written by ``vgg_core.launch`` when the app starts a run
+  launch.json, log.txt   written by ``vgg_core.launch`` when the app or the queue starts a run
+  checkpoint.pt    what a resume needs beyond the weights (optimizer, RNG states, counts), every epoch
+  queue.json       a queued run's place in the queue and its sweep (``vgg_core.run_meta``)
+  meta.json        the run's name and note as set after launch (``vgg_core.run_meta``)
   STOP             created by whoever wants the run to end; the trainer polls for it every step
 Nothing here trusts a name it is given: run ids are plain folder names inside the root, and files
 are served only if they are regular files inside their run folder.
@@ -29,7 +32,8 @@ from .problems import ProblemsError, problem
 RUNS_DIR_ENV = "VGG_RUNS_DIR"
 REQUEST, CONFIG, METRICS, MODEL, PREDICTIONS = "request.json", "config.json", "metrics.jsonl", "model.pt", "predictions.npz"
 STOP, TRACEBACK, LAUNCH, LOG = "STOP", "traceback.txt", "launch.json", "log.txt"
-RUN_FILES = (REQUEST, CONFIG, METRICS, MODEL, PREDICTIONS, STOP, TRACEBACK, LAUNCH, LOG)
+CHECKPOINT, QUEUE, META = "checkpoint.pt", "queue.json", "meta.json"
+RUN_FILES = (REQUEST, CONFIG, METRICS, MODEL, PREDICTIONS, STOP, TRACEBACK, LAUNCH, LOG, CHECKPOINT, QUEUE, META)
 RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 
@@ -57,7 +61,7 @@ def safe_run_dir(root: str | os.PathLike, run_id: str) -> Path:
     return path
 
 
-PREPARED = (REQUEST, LAUNCH, LOG)  # what the launcher writes before the run's own process starts
+PREPARED = (REQUEST, LAUNCH, LOG, QUEUE, META)  # written before the run's own process starts (launcher, queue)
 
 
 def holds_run(run_dir: Path) -> bool:

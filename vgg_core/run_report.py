@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from .locale import CORE
 from .run_config import RunConfig
 from .run_rows import Metrics, TrainRow
 from .spec import ArchSpec, format_compact
+
+if TYPE_CHECKING:  # pandas is imported where a frame is made: a training process needs only duration_text
+    import pandas as pd
 
 TRAIN_COLUMNS = tuple(f.name for f in dataclasses.fields(TrainRow) if f.name != "kind")
 EVAL_COLUMNS = ("epoch", "test_loss", "test_acc")
@@ -30,15 +32,21 @@ class Progress:
 
 def train_frame(metrics: Metrics) -> pd.DataFrame:
     """One row per logged step; ``epoch`` is fractional, the x-axis of d2l's Animator."""
+    import pandas as pd
+
     return pd.DataFrame([dataclasses.astuple(r)[:-1] for r in metrics.train], columns=list(TRAIN_COLUMNS))
 
 
 def eval_frame(metrics: Metrics) -> pd.DataFrame:
+    import pandas as pd
+
     return pd.DataFrame([(float(r.epoch), r.test_loss, r.test_acc) for r in metrics.evals], columns=list(EVAL_COLUMNS))
 
 
 def metrics_csv(metrics: Metrics) -> str:
     """Train and eval rows in one CSV, ``kind`` telling them apart; status rows are left out."""
+    import pandas as pd
+
     frame = pd.concat([train_frame(metrics).assign(kind="train"), eval_frame(metrics).assign(kind="eval")],
                       ignore_index=True)
     columns = ["kind", *dict.fromkeys((*TRAIN_COLUMNS, *EVAL_COLUMNS))]

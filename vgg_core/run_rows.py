@@ -5,6 +5,9 @@ One JSON object per line, told apart by ``kind``:
   eval    {"epoch", "step", "examples", "elapsed_s", "test_loss", "test_acc"}
   status  {"state": running | completed | stopped | failed, "time", "pid", "error", "problem", ...}
   system  {"elapsed_s", "cpu_percent", "rss_mib", ...} (a resource sample)
+A resumed run appends a ``running`` status with ``resumed_epoch``, ``resumed_step`` and
+``resumed_elapsed_s``: the rows after that point, written by the unfinished epoch that the stop
+cut short, are dropped on reading, so the rows read as one uninterrupted run.
 Reading checks every field: a value of the wrong type or out of range becomes None, a row without
 its kind's essentials is skipped, and a line that is not JSON (half-written, torn by a crash,
 planted, nested 100,000 deep) is skipped. ``MetricsFile`` reads only what was appended since the
@@ -200,8 +203,19 @@ class Metrics:
     def add(self, row: Row | None) -> None:
         if row is None:
             self.skipped += 1
-        else:
-            {"train": self.train, "eval": self.evals, "status": self.statuses, "system": self.system}[row.kind].append(row)
+            return
+        if isinstance(row, StatusRow) and row.summary.get("resumed_step") is not None:
+            self._rewind(row.summary)
+        {"train": self.train, "eval": self.evals, "status": self.statuses, "system": self.system}[row.kind].append(row)
+
+    def _rewind(self, at: dict[str, float | int | None]) -> None:
+        """Back to where a resume starts: its checkpoint's step, epoch and elapsed time."""
+        step, epoch, elapsed = at["resumed_step"], at.get("resumed_epoch"), at.get("resumed_elapsed_s")
+        self.train = [r for r in self.train if r.step <= step]
+        if epoch is not None:
+            self.evals = [r for r in self.evals if r.epoch <= epoch]
+        if elapsed is not None:
+            self.system = [r for r in self.system if r.elapsed_s <= elapsed]
 
     @property
     def rows(self) -> int:

@@ -1,11 +1,14 @@
 """The training process's handle on its run folder; every write survives a crash right after it.
 
 Rows are appended and flushed line by line (statuses also synced to disk); config, weights and
-predictions are replaced atomically. Only the process that trains a run writes its folder.
+predictions are replaced atomically. Only the process that trains a run writes its folder: the
+writer holds an exclusive lock on ``metrics.jsonl`` for its life (released by the kernel however
+the process ends), so a second writer, such as a second resume of the same run, is refused.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import time
@@ -15,19 +18,28 @@ from typing import Any
 import torch
 
 from .predictions import save_predictions
-from .problems import Problem
+from .problems import Problem, problem
 from .run_config import RunConfig
-from .run_folder import MODEL, PREDICTIONS, STOP, TRACEBACK, atomic_write, check_new_run_dir
+from .run_folder import MODEL, PREDICTIONS, STOP, TRACEBACK, RunDirError, atomic_write, check_new_run_dir
 from .run_rows import StatusRow, Row, to_json
 from .spec import ArchSpec
 from .weights import save_weights
 
 
 class RunWriter:
-    def __init__(self, run_dir: str | os.PathLike):
-        self.dir = check_new_run_dir(Path(run_dir))
+    def __init__(self, run_dir: str | os.PathLike, resume: bool = False):
+        """A new (or prepared) folder; with ``resume``, the folder of the run being continued, whose
+        rows are appended to."""
+        self.dir = Path(os.path.abspath(run_dir)) if resume else check_new_run_dir(Path(run_dir))
         self.dir.mkdir(parents=True, exist_ok=True)
         self._metrics = open(self.dir / "metrics.jsonl", "a", encoding="utf-8")
+        try:
+            fcntl.flock(self._metrics.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._metrics.close()
+            why = problem("resume_live", run=self.dir.name, state="running") if resume else problem(
+                "run_dir_used", path=str(self.dir))
+            raise RunDirError(why) from None
 
     @property
     def stop_file(self) -> Path:

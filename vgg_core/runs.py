@@ -4,8 +4,10 @@ A folder is read through ``run_rows`` (typed rows, appended bytes only), ``run_c
 ``config.json``) and ``request.json``; whatever cannot be read makes the record say why
 (``problem``), and a folder deleted while it is read simply drops out of the list. The state comes
 from the last status row, checked against the process table: a "running" run whose process is gone,
-is a zombie or had its pid reused is ``lost``; a run with no status yet is ``starting`` while its
-launched process lives (or for a grace period), then ``failed`` with its log's last words or ``lost``.
+is a zombie or had its pid reused is ``lost``; a run with no status yet is ``queued`` while it waits
+in the queue (``queue.json``, no process yet), ``starting`` while its launched process lives (or for
+a grace period), then ``failed`` with its log's last words or ``lost``. A finished run whose resume
+was launched after its last status is ``starting`` again until the resumed process writes.
 
 ``list_runs`` keeps a record per folder and rereads only files whose size or time changed, so a page
 that lists 1,000 finished runs every second costs a few stat calls per run.
@@ -23,17 +25,19 @@ from pathlib import Path
 from .problems import Problem, problem
 from .request import TrainRequest
 from .run_config import RunConfig, read_config
-from .run_folder import LAUNCH, LOG, METRICS, REQUEST, RUN_ID, is_run_dir, run_file, runs_root
+from .run_folder import LAUNCH, LOG, METRICS, QUEUE, REQUEST, RUN_ID, is_run_dir, run_file, runs_root
+from .run_meta import QueueEntry, RunMeta, read_meta, read_queue_entry
 from .run_rows import EvalRow, Metrics, MetricsFile, TrainRow
 from .spec import ProblemsError
 
 LIVE_STATES = ("starting", "running")
+STATES = ("queued", *LIVE_STATES, "completed", "stopped", "failed", "lost")
 STARTING_GRACE_S = 120.0  # a folder with no status and no known process is "starting" this long
 
 
 @dataclass(frozen=True)
 class RunState:
-    state: str  # starting | running | completed | stopped | failed | lost
+    state: str  # queued | starting | running | completed | stopped | failed | lost
     reason: Problem | None = None  # why it failed, what stopped it, why it counts as lost
     pid: int | None = None
 
@@ -52,6 +56,25 @@ class RunRecord:
     metrics: Metrics = field(default_factory=Metrics)
     started: float = 0.0  # unix time, for sorting
     problem: Problem | None = None  # why (part of) the folder cannot be read
+    meta: RunMeta | None = None  # name and note set after launch (meta.json)
+    queue: QueueEntry | None = None  # its queue place and sweep (queue.json), kept once it started
+
+    @property
+    def name(self) -> str | None:
+        """meta.json's name, else the one it was launched with."""
+        if self.meta is not None:
+            return self.meta.name
+        return self.request.name if self.request else None
+
+    @property
+    def note(self) -> str | None:
+        if self.meta is not None:
+            return self.meta.note
+        return self.request.note if self.request else None
+
+    @property
+    def sweep(self) -> str | None:
+        return self.queue.sweep if self.queue else None
 
     @property
     def last_train(self) -> TrainRow | None:
@@ -89,6 +112,8 @@ def run_state(run_dir: Path, metrics: Metrics, now: float | None = None) -> RunS
     last = metrics.last_status
     if last is None:
         return _launch_state(run_dir, time.time() if now is None else now)
+    if last.state != "running" and (resumed := _resume_launched(run_dir, last.time)) is not None:
+        return resumed
     pid = last.pid or next((s.pid for s in reversed(metrics.statuses) if s.pid), None)
     if last.state == "running":
         if pid is None:
@@ -102,9 +127,20 @@ def run_state(run_dir: Path, metrics: Metrics, now: float | None = None) -> RunS
     return RunState(last.state, reason, pid)
 
 
-def _launch_state(run_dir: Path, now: float) -> RunState:
-    """No status yet: 'starting' while the launched process lives, else 'failed' with its last words."""
+def _resume_launched(run_dir: Path, last_time: float | None) -> RunState | None:
+    """'starting' if a process was launched (a resume) after the last status and still lives."""
     pid, since = read_launch(run_dir)
+    if pid is None or last_time is None or since is None or since <= last_time:
+        return None
+    return RunState("starting", problem("run_starting"), pid) if process_alive(pid, since) else None
+
+
+def _launch_state(run_dir: Path, now: float) -> RunState:
+    """No status yet: 'queued' in the queue, 'starting' while the launched process lives, else 'failed'
+    with its last words."""
+    pid, since = read_launch(run_dir)
+    if pid is None and run_file(run_dir, QUEUE) is not None:
+        return RunState("queued")
     if pid is not None:
         if process_alive(pid, since):
             return RunState("starting", problem("run_starting"), pid)
@@ -134,15 +170,25 @@ def read_launch(run_dir: Path) -> tuple[int | None, float | None]:
     return (pid, float(since)) if ok_pid and ok_time else (None, None)
 
 
-def launch_device(run_dir: Path) -> str | None:
-    """The device a launched run holds ('cpu', 'cuda:0'), as launch.json says."""
+def launch_devices(run_dir: Path) -> tuple[str, ...]:
+    """The devices a launched run holds ('cpu'; 'cuda:0', 'cuda:1'), as launch.json says; () if unknown."""
     path = run_file(run_dir, LAUNCH)
     try:
         data = json.loads(path.read_text(encoding="utf-8")) if path and path.stat().st_size < 65536 else None
     except (OSError, ValueError, RecursionError):
-        return None
-    device = data.get("device") if isinstance(data, dict) else None
-    return device[:40] if isinstance(device, str) else None
+        return ()
+    if not isinstance(data, dict):
+        return ()
+    devices = data.get("devices")
+    if isinstance(devices, list) and devices and all(isinstance(d, str) for d in devices):
+        return tuple(d[:40] for d in devices[:64])
+    device = data.get("device")  # launch.json before device lists
+    return (device[:40],) if isinstance(device, str) else ()
+
+
+def launch_device(run_dir: Path) -> str | None:
+    """The (first) device a launched run holds, as launch.json says."""
+    return next(iter(launch_devices(run_dir)), None)
 
 
 def _last_line(path: Path) -> str | None:
@@ -210,7 +256,7 @@ def read_run(path: Path, folder: _Folder | None = None, dir_stat: tuple | None =
     request, request_problem = read_request(path)
     started = _started(path, config, metrics)
     record = RunRecord(path.name, path, run_state(path, metrics), config, request or (config.request if config else None),
-                       metrics, started, config_problem or request_problem)
+                       metrics, started, config_problem or request_problem, read_meta(path), read_queue_entry(path))
     folder.keys, folder.record = key, record
     return record
 
@@ -258,7 +304,20 @@ def find_run(root: Path, run_id: str) -> RunRecord | None:
     return next((r for r in list_runs(root) if r.run_id == run_id), None)
 
 
+def set_name(root: str | os.PathLike | None, run_id: str, name: str | None, note: str | None = None) -> RunMeta:
+    """Name a run (and note it) after launch, in its meta.json; the id stays the folder's name.
+
+    Raises RunDirError for a run that is not there, MetaError for a name or note refused."""
+    from .run_folder import RunDirError, safe_run_dir
+    from .run_meta import write_meta
+
+    path = safe_run_dir(Path(root) if root is not None else runs_root(), run_id)
+    if not path.is_dir() or not is_run_dir(path):
+        raise RunDirError(problem("run_missing", run=run_id))
+    return write_meta(path, name, note)
+
+
 __all__ = [
     "RunState", "RunRecord", "LIVE_STATES", "list_runs", "read_run", "run_state", "find_run", "process_alive",
-    "read_launch", "launch_device", "read_request",
+    "read_launch", "launch_device", "launch_devices", "read_request", "set_name", "STATES",
 ]

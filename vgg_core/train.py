@@ -9,7 +9,8 @@ rows to ``emit``, asks ``should_stop`` once per step and tells ``on_epoch`` when
 
 ``fit`` reads as d2l's loop: for each epoch, ``train_epoch`` (steps from ``train_step``, sums in an
 ``Accumulator``), then ``evaluate``. ``LoopState`` is where training stands (epochs, steps,
-examples, time), so a run can be resumed from it.
+examples, time); ``fit`` starts from one it is given, with the shuffling generator it is given,
+which is how a run is resumed (``vgg_core.checkpoint`` saves both after every epoch).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import contextlib
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
+from typing import Any, Callable, Iterable
 
 import torch
 import torch.nn.functional as F
@@ -57,11 +58,23 @@ class LoopState:
     examples: int = 0
     eval_seconds: float = 0.0  # time in evaluations, left out of training time
     started: float = field(default_factory=time.perf_counter)
+    scaler_state: dict[str, Any] | None = None  # fp16 loss scaling, as of the last finished epoch
 
     def times(self) -> tuple[float, float]:
         """(seconds since the start, of which training) for a row."""
         elapsed = time.perf_counter() - self.started
         return elapsed, elapsed - self.eval_seconds
+
+    def snapshot(self) -> dict[str, Any]:
+        """What ``resumed`` needs to go on from here: counts, and time as durations (not clock readings)."""
+        return {"epochs_done": self.epochs_done, "step": self.step, "examples": self.examples,
+                "elapsed_s": self.times()[0], "eval_seconds": self.eval_seconds, "scaler_state": self.scaler_state}
+
+    @classmethod
+    def resumed(cls, saved: dict[str, Any]) -> "LoopState":
+        """A loop whose steps, examples, epochs and elapsed time continue from ``saved``."""
+        return cls(saved["epochs_done"], saved["step"], saved["examples"], saved["eval_seconds"],
+                   time.perf_counter() - saved["elapsed_s"], saved.get("scaler_state"))
 
 
 @dataclass(frozen=True)
@@ -232,14 +245,21 @@ def fit(
     evaluate_each_epoch: bool = True,
     keep_predictions: bool = False,
     optimizer: torch.optim.Optimizer | None = None,
+    generator: torch.Generator | None = None,
+    loop: LoopState | None = None,
 ) -> FitResult:
-    """Train ``model`` (already on ``data``'s device) as d2l's ``train_ch6`` does, emitting its metrics as rows."""
+    """Train ``model`` (already on ``data``'s device) as d2l's ``train_ch6`` does, emitting its metrics as rows.
+
+    ``loop`` and ``generator`` (the shuffling, seeded once per run, one permutation per epoch) are
+    where a resumed run stands; by default a new run's."""
     device = data.device
     ctx = step_context(model, spec, settings, device, optimizer or make_optimizer(model, settings, device))
-    generator = torch.Generator().manual_seed(seed)
-    loop, n_train = LoopState(), data.train_images.shape[0]
+    generator = generator or torch.Generator().manual_seed(seed)
+    loop, n_train = loop or LoopState(), data.train_images.shape[0]
+    if ctx.scaler is not None and loop.scaler_state:
+        ctx.scaler.load_state_dict(loop.scaler_state)
     last_row, result, stopped = None, None, False
-    for epoch in range(settings.epochs):
+    for epoch in range(loop.epochs_done, settings.epochs):
         batches = epoch_batches(data.train_images, data.train_labels, settings.batch_size, generator)
         row, stopped = train_epoch(ctx, batches, n_train, epoch, loop, emit, should_stop, settings.log_every)
         last_row = row or last_row
@@ -252,6 +272,7 @@ def fit(
                 stopped = True
                 break
             emit(_eval_row(loop, result))
+            loop.scaler_state = ctx.scaler.state_dict() if ctx.scaler is not None else None
             on_epoch(loop, result)
     return _result(loop, device, stopped, last_row, result)
 

@@ -16,7 +16,7 @@ from typing import Sequence
 from ..problems import ProblemsError
 
 # Subcommand name -> module under vgg_core.cli.
-COMMANDS = ("summary", "estimate", "train", "gpu")
+COMMANDS = ("summary", "estimate", "train", "sweep", "queue", "runs", "gpu")
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -30,17 +30,21 @@ class UsageError(Exception):
     pass
 
 
-def build_parser() -> OneLineParser:
-    parser = OneLineParser(prog="python -m vgg_core", description="VGG Explorer's core: summaries, training, GPU stats.")
+def build_parser(only: str | None = None) -> OneLineParser:
+    """Every subcommand, or ``only`` the one named: a run started by the queue then imports just what
+    training needs (not pandas for the results table, say) before its first row."""
+    parser = OneLineParser(prog="python -m vgg_core", description="VGG Explorer's core: summaries, training, "
+                           "sweeps and the queue, GPU stats.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
-    for name in COMMANDS:
+    for name in (only,) if only in COMMANDS else COMMANDS:
         importlib.import_module(f"{__name__}.{name}").add_parser(sub)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        args = build_parser().parse_args(argv)
+        args = build_parser(argv[0] if argv else None).parse_args(argv)
         code = int(args.run(args) or 0)
         if sys.stdout is not None:
             sys.stdout.flush()  # a full disk or a closed pipe shows here, not at exit

@@ -21,17 +21,17 @@ def add_arch_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--batch-norm", action="store_true", default=None, help="BatchNorm2d after every conv (VGG-BN)")
 
 
+# The spec fields with a flag of their own (conv_arch is --arch or --preset).
+ARCH_FIELDS = ("ratio", "in_channels", "input_size", "num_classes", "fc_width", "dropout", "batch_norm")
+
+
 def spec_from_args(args: argparse.Namespace, base: ArchSpec | None = None) -> ArchSpec:
     """Start from the preset (or ``base``, or the default) and apply the flags given; raises SpecError."""
     base = preset(args.preset) if args.preset else (base or ArchSpec())
-    changes = {
-        key: getattr(args, key)
-        for key in ("ratio", "in_channels", "input_size", "num_classes", "fc_width", "dropout", "batch_norm")
-        if getattr(args, key) is not None
-    }
+    changes = {key: getattr(args, key) for key in ARCH_FIELDS if getattr(args, key) is not None}
     if args.arch is not None:
         changes["conv_arch"] = parse_conv_arch(args.arch)
     return base.replace(**changes) if changes else base
 
 
-__all__ = ["add_arch_arguments", "spec_from_args", "SpecError"]
+__all__ = ["add_arch_arguments", "spec_from_args", "SpecError", "ARCH_FIELDS"]

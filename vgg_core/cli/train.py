@@ -3,6 +3,8 @@
 The run is described by a ``TrainRequest``: the architecture and training flags, or
 ``--request FILE`` (what the app writes), with any flag given laid over the file's values.
 Ends with d2l's two lines (``loss …, train acc …, test acc …`` and ``… examples/sec on DEVICE``).
+``--resume RUN_DIR [--epochs TOTAL]`` continues a stopped, lost or completed run in its folder
+(``vgg_core.resume``); only the total epochs and how the run is carried out may change.
 Exit status: 0 completed or stopped (SIGTERM, Ctrl-C or a STOP file in the run folder), 1 the run
 failed (its one-line reason is in the run folder and on stderr), 2 the input was refused.
 """
@@ -10,6 +12,7 @@ failed (its one-line reason is in the run folder and on stderr), 2 the input was
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -18,14 +21,15 @@ from typing import TextIO
 from ..data import locate
 from ..job import run_job
 from ..problems import ProblemsError, problem
-from ..request import SETTINGS, TrainRequest
+from ..request import RUN_SETTINGS, SETTINGS, TrainRequest
+from ..resume import ResumeError, plan_resume, resumable_record
 from ..run_config import RunConfig
 from ..run_folder import RunDirError, check_new_run_dir, new_run_id, probe_writable, runs_root
 from ..run_rows import EvalRow, Row, TrainRow
 from ..run_report import duration_text
 from ..run_writer import RunWriter
-from .arch_args import add_arch_arguments, spec_from_args
-from .settings_args import add_settings_arguments, settings_from_args
+from .arch_args import ARCH_FIELDS, add_arch_arguments, spec_from_args
+from .settings_args import add_settings_arguments, flag, settings_from_args
 
 EPILOG = """\
 d2l's training setting (section 7.2.3) is --preset d2l: VGG-11 with every width divided by 4,
@@ -33,7 +37,6 @@ trained with SGD lr 0.05, batch 128, 10 epochs on 224x224 inputs, which are this
 Without --preset/--arch the architecture is the full-width VGG-11, as `summary` shows it.
 Quick demo on a CPU (a minute): --arch "1x16 1x32" --input-size 28 --fc-width 256 --epochs 1
 """
-RUN_SETTINGS = ("device", "amp", "compile", "channels_last", "log_every", "data_dir")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -49,6 +52,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_settings_arguments(r, RUN_SETTINGS)
     r.add_argument("--request", metavar="FILE", help="a request.json (as the app writes); flags given override it")
     r.add_argument("--name", help="a name for the run, shown beside its id")
+    r.add_argument("--note", help="a note on the run (what it tries, what came of it)")
+    r.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue this stopped, lost or completed run from its last finished epoch, "
+                        "up to --epochs in all (default: the epochs it asked for)")
     r.add_argument("--run-dir", help="a new or empty folder to write (default: a new folder under $VGG_RUNS_DIR or ./runs)")
     p.set_defaults(run=run)
 
@@ -57,10 +64,13 @@ def request_from_args(args: argparse.Namespace) -> TrainRequest:
     """The request file (if any) with every flag given laid over it; raises ProblemsError."""
     base = TrainRequest.read(args.request) if args.request else TrainRequest()
     request = base.replace(spec=spec_from_args(args, base.spec), settings=settings_from_args(args, base.settings))
-    return request.replace(name=args.name) if args.name is not None else request
+    given = {k: getattr(args, k) for k in ("name", "note") if getattr(args, k) is not None}
+    return request.replace(**given) if given else request
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.resume is not None:
+        return run_resume(args)
     named_dir = Path(args.run_dir).expanduser() if args.run_dir else None
     try:
         if named_dir is not None:
@@ -85,6 +95,47 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {result.error}", file=sys.stderr)
         return result.exit_code
     return _report(result, run_dir)
+
+
+def run_resume(args: argparse.Namespace) -> int:
+    """``--resume``: the folder is opened first (its lock keeps a second resume out), then checked;
+    any refusal leaves it as it was."""
+    run_dir = Path(os.path.abspath(Path(args.resume).expanduser()))
+    try:
+        _refuse_resume_flags(args)
+        resumable_record(run_dir)  # a run that trained, before its metrics file is opened
+        writer = RunWriter(run_dir, resume=True)
+    except ProblemsError as e:
+        return _refuse(e, None)
+    try:
+        given = {n: getattr(args, n) for n in RUN_SETTINGS if getattr(args, n, None) is not None}
+        plan = plan_resume(run_dir, args.epochs, given)
+        device = plan.request.check()
+        locate(plan.request.settings.data_dir)
+    except ProblemsError as e:
+        writer.close()
+        return _refuse(e, None)
+    progress = Progress(plan.request.settings.epochs, sys.stderr)
+    print(f"resuming {run_dir.name} after epoch {plan.checkpoint.epoch} on {device}, up to epoch "
+          f"{plan.request.settings.epochs}", file=sys.stderr)
+    result = run_job(plan.request, device, run_dir, on_row=progress.row, on_config=progress.config, resume=plan,
+                     writer=writer)
+    progress.close()
+    if result.exit_code:
+        print(f"error: {result.error}", file=sys.stderr)
+        return result.exit_code
+    return _report(result, run_dir)
+
+
+def _refuse_resume_flags(args: argparse.Namespace) -> None:
+    """With --resume only --epochs and the run settings may be given: the rest is the run's own."""
+    fixed = [n for n in SETTINGS if n not in RUN_SETTINGS and n != "epochs"]
+    named = [f"--{n.replace('_', '-')}" for n in (*ARCH_FIELDS, "arch", "preset") if getattr(args, n, None) is not None]
+    named += [flag(n) for n in fixed if getattr(args, n, None) is not None]
+    named += [f"--{n.replace('_', '-')}" for n in ("request", "run_dir", "name", "note") if getattr(args, n) is not None]
+    if named:
+        raise ResumeError(problem("resume_flags", flags=", ".join(named),
+                                  allowed=", ".join(flag(n) for n in RUN_SETTINGS)))
 
 
 def _report(result, run_dir: Path) -> int:
