@@ -132,7 +132,7 @@ def _train(request: TrainRequest, data: FashionMNIST, device: torch.device, seed
            stop: StopRequest, saver: EpochSaver) -> FitResult:
     torch.manual_seed(seed)
     model, net = prepare_model(request.spec, request.settings, device)
-    optimizer = make_optimizer(model, request.settings, device)
+    optimizer = make_optimizer(model, request.settings, device, lr=request.learning_rate)
     saver.watch(model, data.test_labels)
     result = fit(net, data, request.spec, request.settings, seed=seed, emit=emit, should_stop=stop,
                  on_epoch=saver.epoch_done, keep_predictions=True, optimizer=optimizer)
