@@ -27,7 +27,7 @@ from vgg_core.diagram import (
     to_svg,
 )
 from vgg_core.report import shape_text
-from vgg_core.summary import CLASSIFIER, LayerRow
+from vgg_core.summary import CLASSIFIER
 
 SIX_BLOCKS = ArchSpec(conv_arch=((1, 64), (1, 128), (2, 256), (2, 512), (2, 512), (1, 512)), input_size=224)
 SVG = "{http://www.w3.org/2000/svg}"
@@ -209,21 +209,17 @@ def test_png_draws_the_same_geometry(vgg11, factor):
 
 
 def test_kernel_sizes_show_when_rows_carry_them(vgg11):
-    @dataclasses.dataclass(frozen=True)
-    class KernelRow(LayerRow):
-        kernel_size: int | tuple[int, int] | None = None
-
-    def with_kernel(r):
-        k = (5, 5) if r.block == "block 1" else 3
-        return KernelRow(**dataclasses.asdict(r), kernel_size=k if r.type == "Conv2d" else None)
-
-    s = dataclasses.replace(vgg11, layers=[with_kernel(r) for r in vgg11.layers])
+    """The summary's rows carry each conv's kernel (since kernels per block): a real 5x5 block, the rest 3x3."""
+    s = summarize(ArchSpec(conv_arch=((1, 64, 5), (1, 128), (2, 256), (2, 512), (2, 512))))
     d = layout(s)
     assert [c.data.kernel for c in of_kind(d, "conv")] == ["5×5"] + ["3×3"] * 4
     assert [lb.text for lb in d.labels if lb.role == "kernel"] == ["5×5"] + ["3×3"] * 4
     root = ET.fromstring(to_svg(d))
     assert [g.get("data-kernel") for g in root.iter(f"{SVG}g") if g.get("class") == "conv"] == ["5×5"] + ["3×3"] * 4
-    assert all(c.data.kernel is None for c in of_kind(layout(vgg11), "conv"))  # today's rows: no kernel shown
+    assert [c.data.kernel for c in of_kind(layout(vgg11), "conv")] == ["3×3"] * 5  # d2l's own: 3x3 everywhere
+    # A row whose kernel is a (height, width) pair, as PyTorch keeps it, is drawn the same way.
+    pair = [dataclasses.replace(r, kernel_size=(7, 7)) if r.name == "0.0" else r for r in vgg11.layers]
+    assert of_kind(layout(dataclasses.replace(vgg11, layers=pair)), "conv")[0].data.kernel == "7×7"
 
 
 def test_convs_of_different_widths_collapse_into_one_labelled_box():

@@ -99,7 +99,8 @@ def _message(fn):
         ("__import__('os').system('echo hi')", "not a list of (num_convs, out_channels) pairs"),
         ("vgg11", "not a list of (num_convs, out_channels) pairs"),
         ("", "conv_arch is empty"),
-        ("((1, 64, 3), (1, 128))", "block 1: (1, 64, 3) is not a (num_convs, out_channels) pair"),
+        # (1, 64, 3) is a block with its kernel size since kernels per block; four numbers are not
+        ("((1, 64, 3, 1), (1, 128))", "block 1: (1, 64, 3, 1) is not a (num_convs, out_channels) pair"),
         ("(1, 64), 7", "block 2: 7 is not a (num_convs, out_channels) pair"),
         ("1x64 2by128", "block 2: '2by128' is not NUMxCHANNELS"),
         ("1 x 64 2 by 128", "block 2: '2' is not NUMxCHANNELS"),

@@ -11,7 +11,9 @@ backward pass of this network (the ReLUs run in place, as the trainer runs them)
   last Linear          log-softmax's output, saved by the loss
 plus weights, gradients, optimizer state, the weights' bf16 copies under autocast, the dataset
 on the device, the gradients in flight during the backward pass (``workspace_bytes_per_example``)
-and the optimizer's temporaries (Adam's unfused step on the CPU). Time comes from the summary's MACs (a training step is about 3x
+and the optimizer's temporaries (Adam's unfused step on the CPU). ``layer_memory`` splits the parts
+that belong to a layer (weights, gradients, optimizer state, bf16 copies, saved tensors) layer by
+layer, with the same rules, so its columns sum to the estimate's. Time comes from the summary's MACs (a training step is about 3x
 the forward pass) over a throughput measured once per process on the device itself, plus a fixed
 cost per step measured on a tiny net.
 """
@@ -61,6 +63,61 @@ class TrainingEstimate:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class LayerMemory:
+    """What one layer holds through a training step, whole batch, in bytes.
+
+    The weights, their gradients and the optimizer state stay float32 (autocast keeps float32
+    masters and adds a bf16 copy); what is saved for backward is in the run's dtype. The input
+    batch is saved by the first layer (its conv reads it), so it is counted there. Not per layer,
+    and left out here: the backward pass's working memory, the optimizer's temporaries and the dataset.
+    """
+
+    block: str
+    name: str
+    type: str
+    output_bytes: int  # this layer's forward output, in the run's dtype (the summary's activation memory x batch)
+    param_bytes: int
+    grad_bytes: int
+    optimizer_bytes: int  # momentum, or Adam's two moments
+    amp_weight_bytes: int  # autocast's bf16 copy of the weights
+    saved_bytes: int  # tensors autograd keeps for this layer's backward
+
+    @property
+    def total_bytes(self) -> int:
+        """Everything this layer keeps through the step (its output counts where it is saved)."""
+        return self.param_bytes + self.grad_bytes + self.optimizer_bytes + self.amp_weight_bytes + self.saved_bytes
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "total_bytes": self.total_bytes}
+
+
+def layer_memory(request: TrainRequest, device: torch.device | None = None,
+                 summary: Summary | None = None) -> list[LayerMemory]:
+    """Per layer, the parts of ``estimate_training``'s memory that belong to one layer; they sum to its
+    ``param_bytes``, ``grad_bytes``, ``optimizer_bytes``, ``amp_weight_bytes`` and ``activation_bytes``."""
+    settings = request.settings
+    dev = device if device is not None else resolve_device(settings.device)
+    use_amp = settings.amp and dev.type == "cuda"
+    summary = summary if summary is not None else summarize(request.spec)
+    batch, value = settings.batch_size, (2 if use_amp else 4)
+    saved = _saved_per_layer(summary, dev.type, use_amp)
+    input_batch, saved = saved[0], saved[1:]
+    saved[0] += input_batch  # saved by the first layer, whose conv reads it
+    state = _state_per_param(settings)
+    return [
+        LayerMemory(r.block, r.name, r.type, output_bytes=math.prod(r.output_shape) * value * batch,
+                    param_bytes=r.params * 4, grad_bytes=r.params * 4, optimizer_bytes=r.params * 4 * state,
+                    amp_weight_bytes=r.params * 2 if use_amp else 0, saved_bytes=kept * batch)
+        for r, kept in zip(summary.layers, saved)
+    ]
+
+
+def _state_per_param(settings: TrainSettings) -> int:
+    """Optimizer state, in float32 values per weight: Adam's two moments, SGD's momentum buffer, or none."""
+    return 2 if settings.optimizer == "adam" else (1 if settings.momentum else 0)
 
 
 def activation_bytes_per_example(summary: Summary, device_type: str = "cpu", amp: bool = False) -> int:
@@ -146,7 +203,7 @@ def _memory(summary: Summary, settings: TrainSettings, dev: torch.device, use_am
     """Each part of a training step's memory, in bytes, and their total."""
     params, batch = summary.total_params, settings.batch_size
     param_bytes = params * 4
-    state_per_param = 2 if settings.optimizer == "adam" else (1 if settings.momentum else 0)
+    state_per_param = _state_per_param(settings)
     temporaries = (2 if settings.optimizer == "adam" else 0) + (1 if settings.weight_decay else 0)
     parts = dict(
         param_bytes=param_bytes, grad_bytes=param_bytes, optimizer_bytes=param_bytes * state_per_param,

@@ -158,7 +158,7 @@ def _train(request: TrainRequest, data: FashionMNIST, device: torch.device, seed
            stop: StopRequest, saver: EpochSaver, resume: "ResumePlan | None" = None) -> FitResult:
     torch.manual_seed(seed)
     model, net = prepare_model(request.spec, request.settings, device)
-    optimizer = make_optimizer(model, request.settings, device)
+    optimizer = make_optimizer(model, request.settings, device, lr=request.learning_rate)
     generator, loop = torch.Generator().manual_seed(seed), None
     if resume is not None:  # after the model and optimizer are made: their making draws from the RNG
         model.load_state_dict(resume.weights.state_dict)

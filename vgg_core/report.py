@@ -6,6 +6,7 @@ import json
 
 import pandas as pd
 
+from .spec import arch_text
 from .summary import Summary
 
 _UNITS = ((1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K"))
@@ -47,6 +48,10 @@ def layers_frame(summary: Summary) -> pd.DataFrame:
             "params": [r.params for r in summary.layers],
             "macs": [r.macs for r in summary.layers],
             "activation_bytes": [r.activation_bytes for r in summary.layers],
+            # Nullable integers: a window and a receptive field only where the layer has them.
+            **{key: pd.array([getattr(r, key) for r in summary.layers], dtype="Int64")
+               for key in ("kernel_size", "stride", "padding", "receptive_field")},
+            "flops": [r.flops for r in summary.layers],
         }
     )
 
@@ -59,6 +64,7 @@ def blocks_frame(summary: Summary) -> pd.DataFrame:
             "params": [b.params for b in summary.blocks],
             "macs": [b.macs for b in summary.blocks],
             "activation_bytes": [b.activation_bytes for b in summary.blocks],
+            "flops": [b.flops for b in summary.blocks],
         }
     )
 
@@ -73,19 +79,25 @@ def to_csv(summary: Summary, bom: bool = False) -> str:
 
 
 def to_table(summary: Summary) -> str:
-    """A torchinfo-like printout: one line per layer, block subtotals, then totals."""
+    """A torchinfo-like printout: one line per layer, block subtotals, then totals.
+
+    ``k/s/p`` is a window's kernel, stride and padding; ``RF`` the receptive field (see
+    ``vgg_core.arithmetic``); both are blank where a layer has none.
+    """
     s = summary
-    head = f"{'Layer (type)':<24}{'Output Shape':>22}{'Param #':>15}{'MACs':>17}{'Act. mem':>12}"
+    head = f"{'Layer (type)':<24}{'Output Shape':>22}{'k/s/p':>10}{'RF':>6}{'Param #':>15}{'MACs':>17}{'Act. mem':>12}"
     rule = "=" * len(head)
-    lines = [f"VGG summary: input {shape_text(s.input_shape)}, conv_arch {list(s.spec.blocks)}", rule, head, rule]
+    lines = [_title(s), rule, head, rule]
     for block in s.blocks:
         for r in (r for r in s.layers if r.block == block.block):
+            window = f"{r.kernel_size}/{r.stride}/{r.padding}" if r.kernel_size is not None else ""
+            field = "" if r.receptive_field is None else r.receptive_field
             lines.append(
-                f"{(r.name + ' ' + r.type):<24}{str(list(r.output_shape)):>22}{r.params:>15,}{r.macs:>17,}"
-                f"{human_bytes(r.activation_bytes):>12}"
+                f"{(r.name + ' ' + r.type):<24}{str(list(r.output_shape)):>22}{window:>10}{field:>6}{r.params:>15,}"
+                f"{r.macs:>17,}{human_bytes(r.activation_bytes):>12}"
             )
         lines.append(
-            f"{'  ' + block.block + ' total':<24}{str(list(block.output_shape)):>22}{block.params:>15,}"
+            f"{'  ' + block.block + ' total':<24}{str(list(block.output_shape)):>22}{'':>16}{block.params:>15,}"
             f"{block.macs:>17,}{'':>12}"
         )
         lines.append("-" * len(head))
@@ -96,6 +108,7 @@ def to_table(summary: Summary) -> str:
         f"Trainable params:          {s.trainable_params:,}",
         f"Conv / FC params:          {s.conv_params:,} / {s.fc_params:,} ({pct:.1f}% in FC)",
         f"Total MACs:                {s.total_macs:,} ({human(s.total_macs, 3)}MACs)",
+        f"Total FLOPs:               {s.total_flops:,} ({human(s.total_flops, 3)}FLOPs = 2 x MACs)",
         f"Conv / FC MACs:            {s.conv_macs:,} / {s.fc_macs:,} "
         f"({100 * s.conv_macs / max(s.total_macs, 1):.1f}% in conv)",
         f"Params size:               {human_bytes(s.param_bytes)} (float32)",
@@ -103,3 +116,10 @@ def to_table(summary: Summary) -> str:
         rule,
     ]
     return "\n".join(lines)
+
+
+def _title(s: Summary) -> str:
+    spec = s.spec
+    if spec.family_info.stages is not None:  # a fixed network: its name says what its blocks are
+        return f"{arch_text(spec)} summary: input {shape_text(s.input_shape)}"
+    return f"VGG summary: input {shape_text(s.input_shape)}, conv_arch {list(spec.blocks)}"

@@ -20,10 +20,11 @@ from .data import NUM_CLASSES, SPLITS
 from .device import DEVICE_HELP, resolve_device
 from .problems import Problem, ProblemsError, problem
 from .spec import ArchSpec, SpecError, is_int, is_number, unknown_fields
+from .stages import FAMILIES
 
 OPTIMIZERS = ("sgd", "adam")
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
-DEFAULT_LR = {"sgd": 0.05, "adam": 0.001}  # d2l's VGG lr; Adam's usual default
+DEFAULT_LR = {"sgd": 0.05, "adam": 0.001}  # d2l's VGG lr; Adam's usual default (SGD on AlexNet: FAMILIES)
 FORMAT = 1
 MAX_NAME, MAX_NOTE, MAX_TEXT = 80, 2000, 4096
 
@@ -57,6 +58,7 @@ class TrainSettings:
     epochs: int = setting(10, "int", "passes over the training set", low=1, high=1000)
     batch_size: int = setting(128, "int", "examples per step", low=1, high=16384)
     lr: float | None = setting(None, "float", f"learning rate (default {DEFAULT_LR['sgd']} for sgd, "
+                               f"{FAMILIES['alexnet'].sgd_lr} for sgd on alexnet as d2l 7.1 trains it, "
                                f"{DEFAULT_LR['adam']} for adam)", low=0, high=10, optional=True, above_low=True)
     optimizer: str = setting("sgd", "choice", "sgd (d2l's) or adam", choices=OPTIMIZERS)
     momentum: float = setting(0.0, "float", "SGD momentum (0: plain SGD, as d2l)", low=0, high=1, below_high=True)
@@ -77,7 +79,8 @@ class TrainSettings:
 
     @property
     def learning_rate(self) -> float:
-        return self.lr if self.lr is not None else DEFAULT_LR.get(self.optimizer, DEFAULT_LR["sgd"])
+        """The lr given, else VGG's default; ``TrainRequest.learning_rate`` knows the network's own."""
+        return self.lr if self.lr is not None else default_lr(self.optimizer)
 
     def problems(self) -> list[Problem]:
         found = [p for f in dataclasses.fields(self) if (p := check_setting(f.name, getattr(self, f.name)))]
@@ -118,6 +121,18 @@ def name_note_problems(name: Any, note: Any) -> list[Problem]:
         if value is not None and not (isinstance(value, str) and len(value) <= most and text.isprintable()):
             found.append(problem("text_invalid", name=key, most=most, got=_clip(repr(value))))
     return found
+
+
+def default_lr(optimizer: str, family: str = "vgg") -> float:
+    """SGD: the lr d2l trains this network with (VGG 0.05, AlexNet 0.01); Adam: its usual 0.001."""
+    if optimizer == "sgd" and family in FAMILIES:
+        return FAMILIES[family].sgd_lr
+    return DEFAULT_LR.get(optimizer, DEFAULT_LR["sgd"])
+
+
+def learning_rate(settings: TrainSettings, spec: ArchSpec) -> float:
+    """The lr a run of ``spec`` uses: the one given, else the network's default."""
+    return settings.lr if settings.lr is not None else default_lr(settings.optimizer, spec.family)
 
 
 def check_setting(name: str, value: Any) -> Problem | None:
@@ -175,6 +190,11 @@ class TrainRequest:
         if self.spec.num_classes != NUM_CLASSES:
             found.append(problem("num_classes_fashion", n=NUM_CLASSES, got=self.spec.num_classes))
         return found + name_note_problems(self.name, self.note)
+
+    @property
+    def learning_rate(self) -> float:
+        """What the optimizer gets: ``settings.lr``, else d2l's lr for this network and optimizer."""
+        return learning_rate(self.settings, self.spec)
 
     def check(self) -> torch.device:
         """Refuse bad input (ConfigError, DeviceError) or return the device the run will use."""
@@ -235,6 +255,6 @@ def planned_test_examples(settings: TrainSettings) -> int:
 
 __all__ = [
     "TrainRequest", "TrainSettings", "ConfigError", "SETTINGS", "Setting", "check_setting", "OPTIMIZERS",
-    "COMPILE_MODES", "DEFAULT_LR", "SpecError", "planned_train_examples", "planned_test_examples", "RUN_SETTINGS",
-    "name_note_problems", "MAX_NAME", "MAX_NOTE",
+    "COMPILE_MODES", "DEFAULT_LR", "default_lr", "learning_rate", "SpecError", "planned_train_examples",
+    "planned_test_examples", "RUN_SETTINGS", "name_note_problems", "MAX_NAME", "MAX_NOTE",
 ]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from .locale import CORE
 from .run_config import RunConfig
 from .run_rows import Metrics, TrainRow
-from .spec import ArchSpec, format_compact
+from .spec import ArchSpec, arch_text
 
 if TYPE_CHECKING:  # pandas is imported where a frame is made: a training process needs only duration_text
     import pandas as pd
@@ -70,8 +70,8 @@ def progress(config: RunConfig | None, metrics: Metrics) -> Progress:
 
 
 def blocks_text(spec: ArchSpec | None) -> str:
-    """A run's blocks as built, channels after the ratio: '1x16 1x32' ('?' when its spec is unknown)."""
-    return format_compact(spec.blocks) if spec is not None else "?"
+    """A run's blocks as built, channels after the ratio: '1x16 1x32k5', 'AlexNet' ('?' when its spec is unknown)."""
+    return arch_text(spec) if spec is not None else "?"
 
 
 _DAY = 86400

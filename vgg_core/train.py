@@ -28,7 +28,7 @@ from torch import nn
 from .data import FashionMNIST
 from .model import build_model, init_xavier
 from .pipeline import epoch_batches, num_batches, to_model_input
-from .request import TrainSettings
+from .request import TrainSettings, learning_rate
 from .run_rows import EvalRow, Row, TrainRow
 from .spec import ArchSpec
 from .speed import relu_in_place
@@ -139,9 +139,12 @@ def prepare_model(spec: ArchSpec, settings: TrainSettings, device: torch.device)
     return model, net
 
 
-def make_optimizer(model: nn.Module, settings: TrainSettings, device: torch.device) -> torch.optim.Optimizer:
+def make_optimizer(model: nn.Module, settings: TrainSettings, device: torch.device,
+                   lr: float | None = None) -> torch.optim.Optimizer:
+    """d2l's plain SGD (or Adam); ``lr`` None: ``settings.learning_rate`` (pass ``TrainRequest.learning_rate``
+    for a network whose default differs, such as AlexNet)."""
     fused = {"fused": True} if device.type == "cuda" else {}
-    lr, wd = settings.learning_rate, settings.weight_decay
+    lr, wd = (settings.learning_rate if lr is None else lr), settings.weight_decay
     if settings.optimizer == "adam":
         return torch.optim.Adam(model.parameters(), lr=lr, weight_decay=wd, **fused)
     return torch.optim.SGD(model.parameters(), lr=lr, momentum=settings.momentum, weight_decay=wd, **fused)
@@ -253,7 +256,8 @@ def fit(
     ``loop`` and ``generator`` (the shuffling, seeded once per run, one permutation per epoch) are
     where a resumed run stands; by default a new run's."""
     device = data.device
-    ctx = step_context(model, spec, settings, device, optimizer or make_optimizer(model, settings, device))
+    optimizer = optimizer or make_optimizer(model, settings, device, lr=learning_rate(settings, spec))
+    ctx = step_context(model, spec, settings, device, optimizer)
     generator = generator or torch.Generator().manual_seed(seed)
     loop, n_train = loop or LoopState(), data.train_images.shape[0]
     if ctx.scaler is not None and loop.scaler_state:

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import argparse
 
-from ..spec import PRESETS, ArchSpec, SpecError, parse_conv_arch, preset
+from ..spec import NAMED, ArchSpec, SpecError, parse_conv_arch, preset
 
 
 def add_arch_arguments(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("architecture (default: d2l's VGG-11, 1x224x224, 10 classes)")
     src = g.add_mutually_exclusive_group()
-    src.add_argument("--arch", metavar="TEXT", help="conv_arch as ((1, 64), (1, 128), ...) or 1x64 1x128 2x256")
-    src.add_argument("--preset", choices=sorted(PRESETS), help="a named configuration; 'd2l' is VGG-11 with ratio 4")
+    src.add_argument("--arch", metavar="TEXT",
+                     help="conv_arch as ((1, 64), (1, 128, 5), ...) or 1x64 1x128k5 2x256: an optional third "
+                          "number (k5) is the block's kernel size, odd from 1 to 11 (default 3)")
+    src.add_argument("--preset", choices=sorted(NAMED),
+                     help="a named configuration: 'd2l' is VGG-11 with ratio 4; 'pair_3x3' and 'pair_5x5' set two "
+                          "3x3 convs beside one 5x5 (same receptive field, fewer weights); 'alexnet' is d2l 7.1's "
+                          "AlexNet (fixed blocks: no --arch or --ratio)")
     g.add_argument("--ratio", type=int, help="divide every block's channels by this, as d2l does (default 1)")
     g.add_argument("--in-channels", type=int, help="input channels (default 1)")
     g.add_argument("--input-size", type=int, help="input side in pixels (default 224)")
