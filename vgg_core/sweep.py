@@ -206,6 +206,8 @@ def _kind(name: str) -> tuple[str, bool]:
     """(int | float | bool | arch | choice | text, None allowed) for a spec field or a setting."""
     if name in SETTINGS:
         return SETTINGS[name].kind, SETTINGS[name].optional
+    if name == "conv_arch":  # its default is None (the family's own blocks), so its type says nothing
+        return "arch", False
     default = _SPEC_DEFAULTS[name]
     kinds = ((bool, "bool"), (int, "int"), (float, "float"), (tuple, "arch"))
     return next((k for t, k in kinds if isinstance(default, t)), "text"), False
