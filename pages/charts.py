@@ -7,13 +7,12 @@ import plotly.express as px
 import plotly.graph_objects as go
 
 from vgg_core.report import human
-from vgg_core.run_report import blocks_text
 from vgg_core.run_rows import Metrics
 from vgg_core.runs import RunRecord
 from vgg_core.summary import Summary
 
 from .i18n import t
-from .views import COLUMN_KEYS, CONV, FC, STATE_KEYS, figure, kind, layer_names
+from .views import COLUMN_KEYS, CONV, FC, STATE_KEYS, kind, layer_names
 
 COLORS = {CONV: "#1f77b4", FC: "#ff7f0e"}
 _LEGEND = dict(legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1), legend_title_text="")
@@ -116,29 +115,3 @@ def training(runs: list[tuple[str, Metrics]], overlay: bool = False) -> go.Figur
 def state_text(record: RunRecord) -> str:
     """A run's state in words; a folder that cannot be read says so."""
     return t(STATE_KEYS["unreadable"]) if record.unreadable else t(STATE_KEYS[record.state.state])
-
-
-def runs_table(runs: list[RunRecord]) -> pd.DataFrame:
-    """The run history, newest first: every setting and result of each run."""
-    rows = []
-    for r in runs:
-        req, last, evals = r.request, r.last_train, r.last_eval
-        settings = req.settings if req else None
-        rows.append({
-            t("train.h_run"): r.run_id,
-            t("train.h_state"): state_text(r),
-            t("train.h_arch"): blocks_text(req.spec if req else None),
-            t("train.h_input"): req.spec.input_size if req else None,
-            t("train.h_bn"): ("BN" if req.spec.batch_norm else "–") if req else "–",
-            t("train.h_optimizer"): settings.optimizer if settings else "–",
-            t("train.h_lr"): f"{settings.learning_rate:g}" if settings else "–",
-            t("train.h_batch"): settings.batch_size if settings else None,
-            t("train.h_examples"): settings.max_train_examples or "60,000" if settings else "–",
-            t("train.h_device"): r.config.device if r.config else None,
-            t("train.h_epochs"): settings.epochs if settings else None,
-            t("train.h_epoch"): figure(last.epoch if last else None, 2),
-            t("train.h_loss"): figure(last.train_loss if last else None),
-            t("train.h_test_acc"): figure(evals.test_acc if evals else None),
-            t("train.h_speed"): figure(last.examples_per_sec if last else None, 1),
-        })
-    return pd.DataFrame(rows)

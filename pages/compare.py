@@ -7,7 +7,8 @@ import streamlit as st
 
 from pages import charts, routing, state
 from pages.i18n import option_labels, say, t
-from pages.run_picker import pick_runs
+from pages.results_view import results_section, side_by_side
+from pages.run_picker import pick_runs, short_name
 from pages.compare_state import CHOICES, CURRENT, ComparePage
 from pages.views import PRESET_KEYS, block_label, exact, md_escape, pct, summary_of
 from vgg_core.report import human, human_bytes, human_macs, shape_text
@@ -52,20 +53,25 @@ def _architectures(s: ComparePage, summaries: list[tuple[str, Summary]]) -> None
 
 
 def _finished_runs(s: ComparePage) -> None:
-    """Finished training runs side by side: their settings, final figures and curves on one chart."""
+    """Every run's results (filtered, sorted, charted), then chosen finished runs side by side with their curves."""
     st.subheader(t("compare.runs"))
-    finished = [r for r in list_runs(runs_root()) if not r.state.live and not r.unreadable]
-    if not finished:
+    records = list_runs(runs_root())
+    if not records:
         st.caption(t("compare.runs.none"))
+        return
+    results_section(s, records)
+    finished = [r for r in records if not r.state.live and not r.unreadable and r.state.state != "queued"]
+    if not finished:
         return
     by_id = {r.run_id: r for r in finished}
     chosen = pick_runs(finished, t("compare.runs.choose"), s, "runs")
     if not chosen:
         return
-    table = charts.runs_table([by_id[i] for i in chosen])
     with st.container(key="compare_runs_table"):
-        st.table(table.set_index(table.columns[0]).T.astype(str))
-    st.plotly_chart(charts.training([(i, by_id[i].metrics) for i in chosen], overlay=True), key="compare_runs_chart")
+        st.table(side_by_side([by_id[i] for i in chosen]))
+    st.caption(t("compare.runs.differ"))
+    st.plotly_chart(charts.training([(short_name(by_id[i]), by_id[i].metrics) for i in chosen], overlay=True),
+                    key="compare_runs_chart")
 
 
 def _choose(s: ComparePage, current: ArchSpec) -> list[tuple[str, ArchSpec]]:

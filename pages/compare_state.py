@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from vgg_core.spec import PRESETS
 
+from . import results_state
 from .session import PageState
 
 CURRENT = "current"
@@ -15,14 +16,19 @@ CHOICES = (CURRENT, *PRESETS)
 @dataclass
 class ComparePage(PageState):
     PAGE = "compare"
-    LABELLED = ("archs", "runs")
-    URL = {"archs": "archs", "custom": "custom", "runs": "runs"}
+    LABELLED = ("archs", "runs", *results_state.LABELLED)
+    URL = {"archs": "archs", "custom": "custom", "runs": "runs", **results_state.URL}
     archs: list[str] = field(default_factory=lambda: [CURRENT, "vgg16", "d2l"])
     custom: str = ""
     runs: list[str] | None = None  # None: the newest finished runs
     log: bool = False
+    results_sweep: str = ""
+    results_states: list[str] = field(default_factory=list)
+    results_search: str = ""
 
     def accepts(self, name: str, value: object) -> bool:
+        if name in results_state.URL:
+            return results_state.accepts(name, value)
         if name == "archs":
             return all(v in CHOICES for v in value)
         return True

@@ -15,11 +15,18 @@ from .session import PageState
 
 
 def run_label(record: RunRecord) -> str:
-    """'20261130-… · completed · 1x16 1x32 · test acc 0.812' (an unreadable folder says so)."""
+    """'wide fc · 20261130-… · completed · 1x16 1x32 · test acc 0.812': its name first where it has
+    one, then the id (its folder); an unreadable folder says so."""
     acc = record.last_eval.test_acc if record.last_eval else None
     acc_text = " · " + t("train.label_acc", acc=f"{acc:.3f}") if acc is not None else ""
     spec = record.request.spec if record.request else None
-    return f"{record.run_id} · {state_text(record)} · {blocks_text(spec)}{acc_text}"
+    named = f"{record.name} · " if record.name else ""
+    return f"{named}{record.run_id} · {state_text(record)} · {blocks_text(spec)}{acc_text}"
+
+
+def short_name(record: RunRecord) -> str:
+    """A run in a chart's legend: its name, else its id."""
+    return record.name or record.run_id
 
 
 def labeller(records: list[RunRecord]) -> Callable[[str], str]:
@@ -44,10 +51,12 @@ def pick_runs(records: list[RunRecord], label: str, page: PageState, name: str, 
     return st.multiselect(label, ids, format_func=labeller(records), **page.bind(name))
 
 
-def pick_run(records: list[RunRecord], label: str, page: PageState, name: str) -> RunRecord:
-    """A select of one run bound to ``page.<name>`` (the newest when its run is gone)."""
+def pick_run(records: list[RunRecord], label: str, page: PageState, name: str,
+             then: Callable[[], None] | None = None) -> RunRecord:
+    """A select of one run bound to ``page.<name>`` (the newest when its run is gone); ``then()``
+    runs after a person picks one."""
     ids = [r.run_id for r in records]
     if getattr(page, name) not in ids:
         page.set(name, ids[0])
-    chosen = st.selectbox(label, ids, format_func=labeller(records), **page.bind(name))
+    chosen = st.selectbox(label, ids, format_func=labeller(records), **page.bind(name, then))
     return records[ids.index(chosen)]

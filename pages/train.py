@@ -6,22 +6,25 @@ inside a fragment, so a reload, a second tab or a server restart shows the same 
 
 from __future__ import annotations
 
-import threading
 import streamlit as st
-import torch
 
-from pages import charts, routing, state
+from pages import charts, routing, session, state
 from pages.gpu_panel import compact_panel
 from pages.i18n import duration, option_labels, say, t
-from pages.run_picker import pick_run, pick_runs, run_label
+from pages.queue_view import queue_section
+from pages.results_view import results_section
+from pages.run_actions import manage_notice, rename_row, resume_row
+from pages.run_picker import pick_run, pick_runs, run_label, short_name
+from pages.sweep_form import sweep_section
+from pages.train_speed import estimate, speed
 from pages.train_state import FIELDS, TrainPage
 from pages.views import figure, md_escape, summary_of
 from vgg_core.device import available_devices, resolve_device
-from vgg_core.estimate import estimate_training
-from vgg_core.launch import LaunchError, busy_runs, delete_run, measure_speed, start_run, stop_run
+from vgg_core.launch import LaunchError, busy_runs, delete_run, start_run, stop_run
 from vgg_core.problems import Problem, ProblemsError
+from vgg_core.queue import ensure_scheduler, queue_position, queue_runs
 from vgg_core.report import human, human_bytes, human_macs
-from vgg_core.request import TrainRequest
+from vgg_core.request import MAX_NAME, MAX_NOTE, TrainRequest
 from vgg_core.run_folder import METRICS, MODEL, run_file, runs_root
 from vgg_core.run_report import metrics_csv, progress
 from vgg_core.runs import RunRecord, list_runs
@@ -42,15 +45,32 @@ def render() -> None:
     left, right = st.columns([3, 2], gap="large")
     with left:
         problems = _hyperparameters(s)
+    device = _device(s)
     with right:
         if not problems:
-            _estimate(TrainRequest(spec, s.settings()))
-    _buttons(s, ready=not problems)
+            _estimate(_request(s), device)
+    busy = busy_runs(device, runs_root()) if device else []
+    _buttons(s, ready=not problems, busy=busy)
+    base = TrainRequest(spec, s.settings(), name=s.sweep_name.strip() or None)
+    sweep_section(s, base, device if not problems else None)
     runs = list_runs(runs_root())
-    fast = any(r.state.live for r in runs)
-    # Poll every second while something trains; slowly otherwise, to notice runs started elsewhere.
+    fast = any(r.state.live or r.state.state == "queued" for r in runs)
+    # Poll every second while something trains or waits; slowly otherwise, to notice runs started elsewhere.
     st.fragment(run_every=1.0 if fast else 5.0)(_live)(fast)
     _finished(s, runs)
+
+
+def _request(s: TrainPage) -> TrainRequest:
+    """The run the page describes: the current architecture, the settings, the name and note given."""
+    return TrainRequest(state.current_spec(), s.settings(), name=s.name.strip() or None, note=s.note.strip() or None)
+
+
+def _device(s: TrainPage) -> str | None:
+    """The device the run would use now ('auto' resolved), or None if it is not here (the estimate says why)."""
+    try:
+        return str(resolve_device(s.device))
+    except ProblemsError:
+        return None
 
 
 def _hyperparameters(s: TrainPage) -> list[Problem]:
@@ -68,7 +88,10 @@ def _hyperparameters(s: TrainPage) -> list[Problem]:
         s.set("device", "auto")
     c.selectbox(t("train.device"), devices, help=t("train.device.help"), **s.bind("device"))
     st.number_input(t("train.max_train"), step=1000, help=t("train.max_train.help"), **s.bind("max_train_examples"))
-    problems = TrainRequest(state.current_spec(), s.settings()).problems()  # the core's own checks
+    a, b = st.columns([1, 2])
+    a.text_input(t("train.name"), max_chars=MAX_NAME, placeholder=t("train.name_hint"), **s.bind("name"))
+    b.text_input(t("train.note"), max_chars=MAX_NOTE, placeholder=t("train.note_hint"), **s.bind("note"))
+    problems = _request(s).problems()  # the core's own checks
     if problems:
         with st.container(key="train_input_errors"):
             st.error("  \n".join(say(_named(p)) for p in problems))
@@ -83,43 +106,16 @@ def _named(p: Problem) -> Problem:
     return p
 
 
-@st.cache_data(max_entries=64, show_spinner=False)
-def _estimate_cached(request: dict, device: str, speed: tuple[float, float] | None):
-    return estimate_training(TrainRequest.from_dict(request), device=torch.device(device), measure_speed=False, speed=speed)
-
-
-@st.cache_resource(show_spinner=False)
-def _speeds() -> tuple[threading.Lock, dict[str, tuple[tuple[float, float] | None, Problem | str | None]]]:
-    """Each device's training speed (or why it could not be measured), once per server, for every session."""
-    return threading.Lock(), {}
-
-
-def _speed(device: str) -> tuple[tuple[float, float] | None, Problem | str | None]:
-    """((MACs per second, seconds per step), None) or (None, why not). A child process measures it, so the
-    server never holds a CUDA context; never while a run trains there (it would slow the run and skew
-    the figure). A failure is kept too, so a broken device does not cost a child process on every rerun."""
-    lock, speeds = _speeds()
-    with lock:
-        if device not in speeds:
-            if busy_runs(device, runs_root()):
-                return None, t("train.est_busy", device=device)
-            try:
-                with st.spinner(t("train.est_measuring", device=device)):
-                    speeds[device] = measure_speed(device), None
-            except LaunchError as e:
-                speeds[device] = None, e.problems[0]
-        return speeds[device]
-
-
-def _estimate(request: TrainRequest) -> None:
+def _estimate(request: TrainRequest, device: str | None) -> None:
     st.subheader(t("train.estimate"))
-    try:
-        device = str(resolve_device(request.settings.device))
-    except ProblemsError as e:  # a device that is not here: the Train button says so too
-        st.warning(md_escape(say(e)))
+    if device is None:  # a device that is not here: the Train button says so too
+        try:
+            resolve_device(request.settings.device)
+        except ProblemsError as e:
+            st.warning(md_escape(say(e)))
         return
-    speed, why_not = _speed(device)
-    est = _estimate_cached(request.to_dict(), device, speed)
+    measured, why_not = speed(device)
+    est = estimate(request, device, measured)
     per_epoch = est.seconds_per_epoch
     with st.container(key="train_estimate"):
         a, b = st.columns(2)
@@ -157,19 +153,47 @@ def _apply_d2l() -> None:
 def _start() -> None:
     s = TrainPage.get()
     try:
-        run_dir = start_run(TrainRequest(state.current_spec(), s.settings()), runs_root())
+        run_dir = start_run(_request(s), runs_root())
     except (LaunchError, ProblemsError) as e:
         s.message = ("error", say(e))
         return
     s.set("run", run_dir.name)
+    s.follow = None
+    _named_once(s)
     s.message = ("success", t("train.started", run=run_dir.name))
 
 
-def _buttons(s: TrainPage, ready: bool) -> None:
-    a, b, _ = st.columns([1, 1, 3])
+def _queue() -> None:
+    """The device is busy: queue the run (after every run waiting) and make sure a scheduler serves the queue."""
+    s = TrainPage.get()
+    root = runs_root()
+    try:
+        (run_id,) = queue_runs([_request(s)], root)
+        ensure_scheduler(root)
+    except (LaunchError, ProblemsError) as e:
+        s.message = ("error", say(e))
+        return
+    _named_once(s)
+    s.message = ("success", t("train.queued", run=run_id, place=queue_position(root).get(run_id, "–")))
+
+
+def _named_once(s: TrainPage) -> None:
+    """A name and note belong to the run just launched or queued, not to the next one."""
+    s.set("name", "")
+    s.set("note", "")
+
+
+def _buttons(s: TrainPage, ready: bool, busy: list[str]) -> None:
+    """Train when the device is free; while it is busy, Queue (the run starts when it is free)."""
+    a, b, c = st.columns([1, 1, 3], vertical_alignment="center")
     a.button(t("train.d2l"), key="train_d2l", on_click=_apply_d2l, help=t("train.d2l.help"), icon=":material/menu_book:")
-    b.button(t("train.start"), key="train_start", type="primary", on_click=_start, icon=":material/play_arrow:",
-             disabled=not ready)
+    if busy:
+        b.button(t("train.queue_it"), key="train_queue", type="primary", on_click=_queue, icon=":material/queue:",
+                 disabled=not ready)
+        c.caption(t("train.busy", device=_device(s) or s.device, run=busy[0]))
+    else:
+        b.button(t("train.start"), key="train_start", type="primary", on_click=_start, icon=":material/play_arrow:",
+                 disabled=not ready)
     kind, text = s.message or (None, None)
     s.message = None
     if kind == "error":
@@ -187,14 +211,17 @@ def _live(fast: bool) -> None:
     if not runs:
         st.info(t("train.no_runs"))
         return
+    queue_section(s, runs)
     st.subheader(t("train.live"))
-    shown = next((r for r in runs if r.run_id == s.run), runs[0])
+    shown = _shown(s, runs)
     if s.shown_label not in (None, run_label(shown)):
         s.set("run", s.run)  # the run's state changed: send its new label, not the one first sent
     s.shown_label = run_label(shown)
-    run = pick_run(runs, t("train.run"), s, "run")
+    run = pick_run(runs, t("train.run"), s, "run", then=_stop_following)
     _live_run(run)
-    _history_table(runs)
+    st.subheader(t("train.history"))
+    results_section(s, runs)  # inside the fragment, so live runs' rows move too
+    state.sync_url(session.current_url_params())  # a filter changed in this fragment's own rerun
     live = run.state.live
     if s.was_live.get(run.run_id) and not live:
         s.was_live.pop(run.run_id)
@@ -202,10 +229,37 @@ def _live(fast: bool) -> None:
     s.was_live[run.run_id] = live
 
 
+def _shown(s: TrainPage, runs: list[RunRecord]) -> RunRecord:
+    """The run to show: the one chosen; while a sweep just queued runs, its live run; by default a live
+    run, else the newest that trained (a queued run has nothing to draw yet)."""
+    by_id = {r.run_id: r for r in runs}
+    shown = by_id.get(s.run)
+    if s.follow:
+        mine = [r for r in runs if r.sweep == s.follow]
+        live = [r for r in mine if r.state.live]
+        if live and (shown is None or not shown.state.live):
+            s.set("run", live[0].run_id)
+            return live[0]
+        if not live and not any(r.state.state == "queued" for r in mine):
+            s.follow = None  # the sweep is over
+    if shown is None:
+        shown = next((r for r in runs if r.state.live), None) or next(
+            (r for r in runs if r.state.state != "queued"), runs[0])
+        s.set("run", shown.run_id)
+    return shown
+
+
+def _stop_following() -> None:
+    """A person chose a run: show that one, not the sweep's next."""
+    TrainPage.get().follow = None
+
+
 def _live_run(run: RunRecord) -> None:
     live = run.state.live
     with st.container(key="train_status"):
         _status(run)
+    if run.state.state == "queued":  # nothing trained yet: the queue above shows its place
+        return
     p = progress(run.config, run.metrics)
     eta = t("train.eta", eta=duration(p.eta_s)) if live and p.eta_s is not None else ""
     if p.total_steps:
@@ -242,6 +296,8 @@ def _status(run: RunRecord) -> None:
         st.warning(text)
     elif run.state.state == "completed":
         st.success(text)
+    elif run.state.state == "queued":
+        st.info(text + "  \n" + t("train.state_queued"))
     else:
         st.info(text + ("  \n" + md_escape(say(run.state.reason)) if run.state.reason else ""))
 
@@ -255,27 +311,25 @@ def _metrics(run: RunRecord) -> None:
     d.metric(t("train.m_speed"), figure(last.examples_per_sec if last else None, 1))
 
 
-def _history_table(runs: list[RunRecord]) -> None:
-    """Inside the live fragment, so live runs' rows move too."""
-    st.subheader(t("train.history"))
-    with st.container(key="train_history"):
-        st.dataframe(charts.runs_table(runs), hide_index=True, width="stretch")
-
-
 def _finished(s: TrainPage, runs: list[RunRecord]) -> None:
     """Finished runs: overlay, download, delete (drawn on full runs; they do not change)."""
+    manage_notice(s)  # first: a run just resumed is live now, and may have been the only finished one
     finished = [r for r in runs if not r.state.live]
     if not finished:
         return
-    chosen = pick_runs([r for r in finished if not r.unreadable], t("train.overlay"), s, "overlay")
+    trained = [r for r in finished if not r.unreadable and r.state.state != "queued"]
+    chosen = pick_runs(trained, t("train.overlay"), s, "overlay")
     by_id = {r.run_id: r for r in finished}
     if chosen:
-        st.plotly_chart(charts.training([(i, by_id[i].metrics) for i in chosen], overlay=True),
+        st.plotly_chart(charts.training([(short_name(by_id[i]), by_id[i].metrics) for i in chosen], overlay=True),
                         width="stretch", key="train_overlay_chart")
     _manage(s, pick_run(finished, t("train.manage"), s, "manage"))
 
 
 def _manage(s: TrainPage, run: RunRecord) -> None:
+    """Download, resume or extend, rename and delete the chosen run that is not live."""
+    resume_row(s, run)
+    rename_row(s, run)
     a, b, c = st.columns(3)
     if run_file(run.path, METRICS) is not None:
         a.download_button(t("train.dl_metrics"), data=lambda: metrics_csv(run.metrics),

@@ -11,20 +11,23 @@ from dataclasses import dataclass, field
 
 from vgg_core.request import TrainSettings, check_setting
 
+from . import results_state
+from .notice import Notice
 from .session import PageState
 
 FULL_TRAIN = 60_000
 # The settings this page offers, and the words it uses for them in refusals.
 FIELDS = {"epochs": "train.epochs", "batch_size": "train.batch_size", "lr": "train.lr", "optimizer": "train.optimizer",
-          "momentum": "train.momentum", "max_train_examples": "train.max_train_examples", "device": "train.device"}
+          "momentum": "train.momentum", "max_train_examples": "train.max_train_examples", "device": "train.device",
+          "name": "train.name", "note": "train.note"}
 
 
 @dataclass
 class TrainPage(PageState):
     PAGE = "train"
-    LABELLED = ("optimizer", "run", "overlay", "manage")
+    LABELLED = ("optimizer", "run", "overlay", "manage", "sweep_axes", *results_state.LABELLED)
     URL = {"epochs": "epochs", "batch_size": "batch", "lr": "lr", "optimizer": "opt", "momentum": "momentum",
-           "max_train_examples": "examples", "device": "device", "run": "run"}
+           "max_train_examples": "examples", "device": "device", "run": "run", **results_state.URL}
     # d2l's train_ch6: lr 0.05, 10 epochs, batch 128, plain SGD; 0 examples means all 60,000.
     epochs: int = 10
     batch_size: int = 128
@@ -40,8 +43,30 @@ class TrainPage(PageState):
     confirm_delete: str | None = None  # the run whose Delete button was pressed once
     shown_label: str | None = None  # the live run's label last sent (relabelled when its state changes)
     was_live: dict[str, bool] = field(default_factory=dict)
+    name: str = ""  # the next run's name and note, given at launch
+    note: str = ""
+    follow: str | None = None  # a sweep just queued: the live view moves on to its next run
+    queue_message: Notice | None = None
+    # The what-if sweep being drafted (not in the URL: a draft).
+    sweep_open: bool = False
+    sweep_axes: list[str] = field(default_factory=list)
+    sweep_values: dict[str, str] = field(default_factory=dict)  # axis -> its values as typed
+    sweep_name: str = ""
+    sweep_message: Notice | None = None
+    # The results table's filters (in the URL).
+    results_sweep: str = ""
+    results_states: list[str] = field(default_factory=list)
+    results_search: str = ""
+    # The chosen finished run: resume, extend, rename.
+    more_epochs: int = 1
+    rename_name: str = ""
+    rename_note: str = ""
+    renaming: str | None = None  # the run the rename fields were filled from
+    manage_message: Notice | None = None
 
     def accepts(self, name: str, value: object) -> bool:
+        if name in results_state.URL:
+            return results_state.accepts(name, value)
         if name in ("run", "device"):
             return isinstance(value, str) and len(value) <= 128
         if name == "max_train_examples" and value == 0:
