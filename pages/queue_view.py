@@ -75,15 +75,16 @@ def queue_section(page: PageState, records: list[RunRecord]) -> None:
 
 
 def _row(page: PageState, place: int, record: RunRecord, secs: float | None) -> None:
-    a, b, c, d = st.columns([6, 2, 1.3, 1.3], vertical_alignment="center")
+    """One waiting run: its words take the room left by the time and the two buttons, which keep
+    their own width (at 1024 px, columns cut the button labels to one letter)."""
+    row = st.container(horizontal=True, vertical_alignment="center", key=f"train_queue_row_{record.run_id}")
     name = md_escape(record.name) if record.name else record.run_id
-    a.markdown(f"**{place}.** {name}  \n{settings_text(record.request)} · {record.run_id}")
-    c_text = t("train.queue.time", time=duration(secs)) if secs is not None else "–"
-    b.markdown(c_text)
-    c.button(t("train.queue.up"), key=f"train_queue_up_{record.run_id}", on_click=_move_up, args=(page, record.run_id),
-             disabled=place == 1, icon=":material/arrow_upward:", width="stretch")
-    d.button(t("train.queue.remove"), key=f"train_queue_remove_{record.run_id}", on_click=_remove,
-             args=(page, record.run_id), icon=":material/close:", width="stretch")
+    row.markdown(f"**{place}.** {name}  \n{settings_text(record.request)} · {record.run_id}", width="stretch")
+    row.markdown(t("train.queue.time", time=duration(secs)) if secs is not None else "–", width="content")
+    row.button(t("train.queue.up"), key=f"train_queue_up_{record.run_id}", on_click=_move_up,
+               args=(page, record.run_id), disabled=place == 1, icon=":material/arrow_upward:")
+    row.button(t("train.queue.remove"), key=f"train_queue_remove_{record.run_id}", on_click=_remove,
+               args=(page, record.run_id), icon=":material/close:")
 
 
 def _move_up(page: PageState, run_id: str) -> None:

@@ -94,9 +94,9 @@ def settings_to_accuracy(frame: pd.DataFrame, axes: list[str], titles: dict[str,
     fig = go.Figure(go.Parcoords(
         dimensions=dims, labelangle=-15 if len(dims) > 4 else 0, labelside="top",
         line=dict(color=score.tolist(), colorscale="Viridis", showscale=True,
-                  colorbar=dict(title=dict(text=score_title, side="right"), thickness=12)),
+                  colorbar=dict(title=dict(text=score_title, side="right"), thickness=12, x=1.06)),
     ))
-    fig.update_layout(height=400, margin=dict(t=80, b=30, l=60, r=60))
+    fig.update_layout(height=400, margin=dict(t=80, b=30, l=60, r=110))  # room for the last axis' ticks and the bar
     return fig
 
 

@@ -107,6 +107,17 @@ def _missing(v: object) -> bool:
     return v is None or (isinstance(v, float) and math.isnan(v)) or v is pd.NA
 
 
+def _typed_column(values: pd.Series) -> pd.Series | list:
+    """A column of numbers and gaps as numbers, so it sorts as numbers (the table writes a gap "–")."""
+    known = [v for v in values if not _missing(v)]
+    numbers = known and all(isinstance(v, (int, float, np.number)) and not isinstance(v, (bool, np.bool_))
+                            for v in known)
+    if numbers:
+        whole = all(float(v).is_integer() and isinstance(v, (int, np.integer)) for v in known)
+        return pd.to_numeric(values).astype("Int64" if whole else "float64")
+    return values
+
+
 def display_frame(frame: pd.DataFrame, records: list[RunRecord], sweeps: dict[str, str]) -> pd.DataFrame:
     """The table as shown: translated headers, the state and sweep in words, numbers left as numbers."""
     by_id = {r.run_id: r for r in records}
@@ -115,6 +126,9 @@ def display_frame(frame: pd.DataFrame, records: list[RunRecord], sweeps: dict[st
     out["sweep"] = [sweeps.get(s, s) if isinstance(s, str) else None for s in out["sweep"]]
     out["started"] = [dt.datetime.fromtimestamp(v) if v else None for v in out["started"]]
     columns = [c for c in ORDER if c in out]
+    for c in columns:
+        if out[c].dtype == object:
+            out[c] = _typed_column(out[c])
     return out[columns].rename(columns={c: header(c) for c in columns})
 
 
@@ -157,7 +171,7 @@ def results_section(page: PageState, records: list[RunRecord]) -> pd.DataFrame:
     shown = filter_frame(frame, page.results_sweep, page.results_states, page.results_search, also)
     with st.container(key=page.key("history")):
         st.dataframe(display_frame(shown, records, sweeps), hide_index=True, width="stretch",
-                     column_config=column_config())
+                     column_config=column_config(), placeholder="–")
     a, b = st.columns([1, 3])
     a.download_button(t("train.results.csv"), data=shown.to_csv(index=False), file_name="runs.csv", mime="text/csv",
                       key=page.key("results_csv"), icon=":material/download:", help=t("train.results.csv_help"))
@@ -193,8 +207,10 @@ def results_charts(page: PageState, frame: pd.DataFrame) -> None:
 # Side by side (Compare): these rows always, then every setting the chosen runs differ in, then results.
 ALWAYS = ("name", "state", "conv_arch", "input_size", "learning_rate", "batch_size", "optimizer", "epochs",
           "max_train_examples")
-OUTCOME = ("best_test_acc", "last_test_acc", "params", "macs", "train_seconds", "examples_per_sec", "epochs_done")
-NOT_COMPARED = ("run", "started", "note", "queue_position", *HIDDEN)
+OUTCOME = ("best_test_acc", "last_test_acc", "last_test_loss", "train_acc", "train_loss", "params", "macs",
+           "train_seconds", "examples_per_sec", "epochs_done")
+NOT_COMPARED = ("run", "started", "note", *HIDDEN, *RESULT_ONLY)
+DIGITS = {"last_test_loss": 4, "train_loss": 4, "examples_per_sec": 1}  # accuracies: 3
 
 
 def _cell(column: str, value: object) -> str:
@@ -208,7 +224,7 @@ def _cell(column: str, value: object) -> str:
     if isinstance(value, (int, np.integer)):
         return f"{int(value):,}"
     if isinstance(value, (float, np.floating)):
-        return f"{value:.3f}" if column in OUTCOME else f"{value:g}"
+        return f"{value:.{DIGITS.get(column, 3)}f}" if column in OUTCOME else f"{value:g}"
     return str(value)
 
 

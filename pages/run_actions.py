@@ -35,11 +35,12 @@ def resume_row(page: PageState, run: RunRecord) -> None:
     done = epochs_done(run)
     planned = run.request.settings.epochs if run.request else None
     with st.container(key="train_resume_row"):
-        a, b, c = st.columns([2, 1.4, 2], vertical_alignment="bottom")
+        a = b = c = st.container(horizontal=True, vertical_alignment="bottom")  # no gap where Resume is not offered
         if planned and done < planned:
             a.button(t("train.resume.resume", done=done, epochs=planned), key="train_resume", icon=":material/replay:",
                      on_click=_resume, args=(page, run.run_id, planned), help=t("train.resume.help"))
-        b.number_input(t("train.resume.more"), min_value=1, max_value=1000, step=1, **page.bind("more_epochs"))
+        b.number_input(t("train.resume.more"), min_value=1, max_value=1000, step=1, width=150,
+                       **page.bind("more_epochs"))
         c.button(tn("train.resume.extend", page.more_epochs), key="train_extend", icon=":material/fast_forward:",
                  on_click=_extend, args=(page, run.run_id, done), help=t("train.resume.help"))
 
@@ -66,7 +67,7 @@ def rename_row(page: PageState, run: RunRecord) -> None:
         page.set("rename_note", run.note or "")
         page.renaming = run.run_id
     with st.container(key="train_rename_row"):
-        a, b, c = st.columns([2, 3, 1.2], vertical_alignment="bottom")
+        a, b, c = st.columns([3, 3, 1.2], vertical_alignment="bottom")
         a.text_input(t("train.rename.name"), max_chars=MAX_NAME, **page.bind("rename_name"))
         b.text_input(t("train.rename.note"), max_chars=MAX_NOTE, **page.bind("rename_note"))
         c.button(t("train.rename.save"), key="train_rename_save", on_click=_rename, args=(page, run.run_id),

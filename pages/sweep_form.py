@@ -103,7 +103,7 @@ def sweep_section(page: PageState, base: TrainRequest, device: str | None) -> No
             return
         st.caption(t("train.sweep.caption", most=MAX_RUNS))
         st.multiselect(t("train.sweep.axes"), list(VARY_NAMES), format_func=axis_labels(), accept_new_options=True,
-                       placeholder=t("train.sweep.axes_hint"), help=t("train.sweep.axes_help"),
+                       select_all=False, placeholder=t("train.sweep.axes_hint"), help=t("train.sweep.axes_help"),
                        **page.bind("sweep_axes"))
         _values(page, base)
         st.text_input(t("train.sweep.name"), max_chars=60, placeholder=t("train.sweep.name_hint"),

@@ -22,7 +22,7 @@ from pages.views import figure, md_escape, summary_of
 from vgg_core.device import available_devices, resolve_device
 from vgg_core.launch import LaunchError, busy_runs, delete_run, start_run, stop_run
 from vgg_core.problems import Problem, ProblemsError
-from vgg_core.queue import ensure_scheduler, queue_position, queue_runs
+from vgg_core.queue import ensure_scheduler, queue_position, queue_runs, scheduler_pid
 from vgg_core.report import human, human_bytes, human_macs
 from vgg_core.request import MAX_NAME, MAX_NOTE, TrainRequest
 from vgg_core.run_folder import METRICS, MODEL, run_file, runs_root
@@ -54,8 +54,9 @@ def render() -> None:
     base = TrainRequest(spec, s.settings(), name=s.sweep_name.strip() or None)
     sweep_section(s, base, device if not problems else None)
     runs = list_runs(runs_root())
-    fast = any(r.state.live or r.state.state == "queued" for r in runs)
-    # Poll every second while something trains or waits; slowly otherwise, to notice runs started elsewhere.
+    waiting = any(r.state.state == "queued" for r in runs) and scheduler_pid(runs_root()) is not None
+    fast = waiting or any(r.state.live for r in runs)
+    # Poll every second while something trains or a scheduler is about to start one; slowly otherwise.
     st.fragment(run_every=1.0 if fast else 5.0)(_live)(fast)
     _finished(s, runs)
 
@@ -88,7 +89,7 @@ def _hyperparameters(s: TrainPage) -> list[Problem]:
         s.set("device", "auto")
     c.selectbox(t("train.device"), devices, help=t("train.device.help"), **s.bind("device"))
     st.number_input(t("train.max_train"), step=1000, help=t("train.max_train.help"), **s.bind("max_train_examples"))
-    a, b = st.columns([1, 2])
+    a, b = st.columns(2)
     a.text_input(t("train.name"), max_chars=MAX_NAME, placeholder=t("train.name_hint"), **s.bind("name"))
     b.text_input(t("train.note"), max_chars=MAX_NOTE, placeholder=t("train.note_hint"), **s.bind("note"))
     problems = _request(s).problems()  # the core's own checks
@@ -118,11 +119,12 @@ def _estimate(request: TrainRequest, device: str | None) -> None:
     est = estimate(request, device, measured)
     per_epoch = est.seconds_per_epoch
     with st.container(key="train_estimate"):
-        a, b = st.columns(2)
+        # A row that wraps: at 1024 px two columns would cut the figures ("86.…").
+        a = b = st.container(horizontal=True, wrap=True, gap="medium")
         a.metric(t("train.est_memory"), human_bytes(est.total_bytes),
                  help=t("train.est_memory.help", params=human_bytes(est.param_bytes), grads=human_bytes(est.grad_bytes),
-                        opt=human_bytes(est.optimizer_bytes), acts=human_bytes(est.activation_bytes)))
-        b.metric(t("train.est_epoch"), duration(per_epoch),
+                        opt=human_bytes(est.optimizer_bytes), acts=human_bytes(est.activation_bytes)), width="content")
+        b.metric(t("train.est_epoch"), duration(per_epoch), width="content",
                  help=t("train.est_epoch.help", device=est.device) if per_epoch is not None
                  else t("train.est_epoch.unmeasured", reason=say(why_not)))
         if est.available_bytes is not None:
@@ -185,7 +187,7 @@ def _named_once(s: TrainPage) -> None:
 
 def _buttons(s: TrainPage, ready: bool, busy: list[str]) -> None:
     """Train when the device is free; while it is busy, Queue (the run starts when it is free)."""
-    a, b, c = st.columns([1, 1, 3], vertical_alignment="center")
+    a = b = c = st.container(horizontal=True, vertical_alignment="center")  # each button as wide as its words
     a.button(t("train.d2l"), key="train_d2l", on_click=_apply_d2l, help=t("train.d2l.help"), icon=":material/menu_book:")
     if busy:
         b.button(t("train.queue_it"), key="train_queue", type="primary", on_click=_queue, icon=":material/queue:",
@@ -282,7 +284,8 @@ def _live_run(run: RunRecord) -> None:
 
 
 def _status(run: RunRecord) -> None:
-    text = t("train.state", run=run.run_id, state=charts.state_text(run))
+    who = f"{md_escape(run.name)} · {run.run_id}" if run.name else run.run_id
+    text = t("train.state", run=who, state=charts.state_text(run))
     where = (run.config.device_name or run.config.device) if run.config else None
     if where:
         text += " · " + where
@@ -323,6 +326,7 @@ def _finished(s: TrainPage, runs: list[RunRecord]) -> None:
     if chosen:
         st.plotly_chart(charts.training([(short_name(by_id[i]), by_id[i].metrics) for i in chosen], overlay=True),
                         width="stretch", key="train_overlay_chart")
+    finished.sort(key=lambda r: r.state.state == "queued")  # runs that trained first: they have most to do
     _manage(s, pick_run(finished, t("train.manage"), s, "manage"))
 
 
