@@ -149,7 +149,7 @@ def column_config() -> dict:
     return config
 
 
-def _filters(page: PageState, records: list[RunRecord], sweeps: dict[str, str]) -> None:
+def _filters(page: PageState, sweeps: dict[str, str]) -> None:
     """The sweep, state and search widgets, bound to the page's ``results_*`` fields."""
     options = ["", *sweeps]
     if page.results_sweep not in options:  # its runs were deleted, or a link named another folder's
@@ -165,7 +165,7 @@ def _filters(page: PageState, records: list[RunRecord], sweeps: dict[str, str]) 
 def results_section(page: PageState, records: list[RunRecord]) -> pd.DataFrame:
     """Filters, the table, its CSV and the charts of the rows left; returns those rows (the core's frame)."""
     sweeps = sweep_labels(records)
-    _filters(page, records, sweeps)
+    _filters(page, sweeps)
     frame = results_frame(records)
     also = {r.run_id: f"{state_text(r)} {sweeps.get(r.sweep or '', '')}" for r in records}
     shown = filter_frame(frame, page.results_sweep, page.results_states, page.results_search, also)
