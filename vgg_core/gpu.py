@@ -236,13 +236,19 @@ def _ensure(nv_given: ModuleType | None) -> tuple[ModuleType | None, Problem | N
 def query(read: Callable[[ModuleType], T], nvml: ModuleType | None = None) -> T | None:
     """Every NVML call outside ``snapshot`` goes through here: the one shared session, started once,
     and None (never an exception) when NVML is missing, failing or the call is refused."""
-    try:
-        nv, reason = _ensure(nvml)
-        if reason is not None or nv is None:
+    nv = None
+    for attempt in (1, 2):
+        try:
+            nv, reason = _ensure(nvml)
+            if reason is not None or nv is None:
+                return None
+            return read(nv)
+        except Exception as e:  # noqa: BLE001 - a figure NVML cannot give is simply unknown
+            if attempt == 1 and _code(e) == _UNINITIALIZED and nv is not None:
+                _invalidate(nv)  # somebody shut NVML down under us: start it again, once
+                continue
             return None
-        return read(nv)
-    except Exception:  # noqa: BLE001 - a figure NVML cannot give is simply unknown
-        return None
+    return None
 
 
 def _optional(read: Callable[[], Any]) -> Any:
@@ -320,6 +326,11 @@ def on_off(value: bool | None) -> str:
 
 def _pstate(value: int) -> str | None:
     return None if value == _PSTATE_UNKNOWN or value < 0 else f"P{value}"
+
+
+def memory_info(nv: ModuleType, handle: Any) -> Any:
+    """A GPU's memory (total, used, ...) as nvidia-smi counts it, for ``query`` callers."""
+    return _memory(nv, handle)
 
 
 def _memory(nv: ModuleType, handle: Any) -> Any:
@@ -561,6 +572,7 @@ def snapshot(nvml: ModuleType | None = None) -> Snapshot:
 
 __all__ = [
     "Snapshot", "GpuInfo", "HostInfo", "ProcessInfo", "snapshot", "host_stats", "shutdown", "query", "on_off",
+    "memory_info",
     "GPU_FIELDS", "GPU_DETAIL_FIELDS", "PROCESS_FIELDS", "HOST_FIELDS", "COMPUTE_MODES", "RETRY_SECONDS",
     "THROTTLE_REASONS",
 ]

@@ -101,7 +101,7 @@ class GpuProbe:
 
     def read(self) -> GpuSample:
         util = self._ask(lambda nv, h: nv.nvmlDeviceGetUtilizationRates(h).gpu)
-        mem = self._ask(lambda nv, h: nv.nvmlDeviceGetMemoryInfo(h).used)
+        mem = self._ask(lambda nv, h: gpu.memory_info(nv, h).used)
         power = self._ask(lambda nv, h: nv.nvmlDeviceGetPowerUsage(h))
         temp = self._ask(lambda nv, h: nv.nvmlDeviceGetTemperature(h, nv.NVML_TEMPERATURE_GPU))
         clock = self._ask(lambda nv, h: nv.nvmlDeviceGetClockInfo(h, nv.NVML_CLOCK_SM))
