@@ -4,7 +4,7 @@ One JSON object per line, told apart by ``kind``:
   train   {"epoch", "step", "examples", "elapsed_s", "train_loss", "train_acc", "examples_per_sec"}
   eval    {"epoch", "step", "examples", "elapsed_s", "test_loss", "test_acc"}
   status  {"state": running | completed | stopped | failed, "time", "pid", "error", "problem", ...}
-  system  {"elapsed_s", "cpu_percent", "rss_mib", ...} (a resource sample)
+  system  {"elapsed_s", "cpu_percent", "rss_mib", ...} (a resource sample: fields in ``vgg_core.resources``)
 Reading checks every field: a value of the wrong type or out of range becomes None, a row without
 its kind's essentials is skipped, and a line that is not JSON (half-written, torn by a crash,
 planted, nested 100,000 deep) is skipped. ``MetricsFile`` reads only what was appended since the
