@@ -10,9 +10,11 @@ subset) for a 2-core machine.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -22,7 +24,7 @@ import torch
 import torch.multiprocessing as mp
 
 import ddp_worker
-from test_engine_train import cli, check_rows, config_of, finish, in_process, read_metrics, wait_for_train_row
+from test_engine_train import ROOT, cli, check_rows, config_of, finish, in_process, read_metrics, wait_for_train_row
 from vgg_core import run_folder
 from vgg_core.data import DEBIAN_DIR
 from vgg_core.ddp import World
@@ -137,6 +139,20 @@ def test_a_two_process_run_completes_with_a_one_process_runs_folder(tmp_path: Pa
     # system rows cover both ranks: the sum and each one
     system = [r for r in rows2 if r["kind"] == "system"]
     assert system and all(r["rss_mib"] == pytest.approx(r["rank0_rss_mib"] + r["rank1_rss_mib"]) for r in system)
+
+
+@pytest.mark.timeout(300)
+def test_torchrun_started_by_hand_runs_the_same_command(tmp_path: Path) -> None:
+    """``torchrun ... -m vgg_core train`` without --nproc or --run-dir: rank 0 makes the folder, nproc is torchrun's."""
+    env = {**os.environ, "VGG_RUNS_DIR": str(tmp_path / "runs"), "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2",
+                           "-m", "vgg_core", "train", *TINY, *SUBSET, "--epochs", "1"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=240)
+    assert done.returncode == 0, done.stderr
+    (run_dir,) = (tmp_path / "runs").iterdir()  # one folder, rank 0's: the other rank wrote nothing
+    config = config_of(run_dir)
+    assert config.world_size == 2 and config.settings.nproc == 2 and len(config.ranks) == 2
+    assert read_metrics(run_dir)[-1]["state"] == "completed" and done.stdout.count("examples/sec on cpu") == 1
 
 
 @pytest.mark.timeout(300)

@@ -18,9 +18,10 @@ from vgg_core import gpu
 from vgg_core.data import DEBIAN_DIR
 from vgg_core.job import StopRequest, run_job
 from vgg_core.request import TrainRequest, TrainSettings
-from vgg_core.resources import (INTERVAL_S, GpuProbe, GpuSample, ProcessSample, ResourceSampler, run_summary,
-                                summarize, system_row)
+from vgg_core.resources import (INTERVAL_S, GpuProbe, GpuSample, ProcessSample, ResourceSampler, live_processes,
+                                run_summary, summarize, system_row)
 from vgg_core.run_folder import request_stop
+from vgg_core.run_writer import RunWriter
 from vgg_core.run_rows import SystemRow
 from vgg_core.spec import ArchSpec
 
@@ -168,3 +169,25 @@ def test_summary_of_a_gpu_run() -> None:
     assert (s.samples, s.peak_rss_mib, s.mean_cpu_percent, s.mean_gpu_util, s.peak_gpu_mem_mib) == (3, 950, 98, 85, 4100)
     assert (s.energy_j, s.energy_wh, s.energy_per_epoch_j) == (1800, 0.5, 600)
     assert summarize([], epochs=0).energy_per_epoch_j is None
+
+
+def test_live_processes_of_a_runs_folder(tmp_path: Path) -> None:
+    """A live one-process run (this very process says it trains): pid, run, CPU, memory and age, from psutil."""
+    writer = RunWriter(tmp_path / "run-a")
+    writer.status("running", pid=os.getpid())
+    writer.close()
+    finished = RunWriter(tmp_path / "run-b")
+    finished.status("completed", pid=os.getpid())
+    finished.close()
+    me = psutil.Process()
+    (first,) = live_processes(tmp_path)
+    assert (first.pid, first.run_id, first.rank) == (os.getpid(), "run-a", None)
+    assert first.rss_mib == pytest.approx(me.memory_info().rss / MIB, rel=0.2)
+    assert first.run_seconds == pytest.approx(time.time() - me.create_time(), abs=2)
+    lifetime = 100 * sum(me.cpu_times()[:2]) / (time.time() - me.create_time())
+    assert first.cpu_percent == pytest.approx(lifetime, rel=0.2, abs=5)  # the first listing: since it started
+    deadline = time.process_time() + 0.3
+    while time.process_time() < deadline:  # busy for a moment: the next listing's CPU is since the last one
+        pass
+    (second,) = live_processes(tmp_path)
+    assert second.cpu_percent > 20
