@@ -12,7 +12,6 @@ runs as each rank without ``--nproc``: see ``ddp.World``.
 
 from __future__ import annotations
 
-import errno
 import os
 import signal
 import socket
