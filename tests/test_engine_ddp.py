@@ -126,7 +126,7 @@ def test_a_two_process_run_completes_with_a_one_process_runs_folder(tmp_path: Pa
     # The same schema: the same files, the same kinds of row with the same keys, config.json's keys.
     names = lambda d: sorted(p.name for p in d.iterdir())  # noqa: E731
     assert names(one) == names(two) == sorted([run_folder.CONFIG, run_folder.METRICS, run_folder.MODEL,
-                                               run_folder.PREDICTIONS])
+                                               run_folder.PREDICTIONS, run_folder.CHECKPOINT])
     keys = lambda rows, kind: {k for r in rows if r["kind"] == kind for k in r if not k.startswith("rank")}  # noqa: E731
     for kind in ("train", "eval", "status", "system"):
         assert keys(rows1, kind) == keys(rows2, kind), kind
