@@ -17,8 +17,9 @@ from vgg_core import glossary as fields
 from vgg_core import gpu
 from vgg_core.gpu import GPU_DETAIL_FIELDS, GPU_FIELDS, HOST_FIELDS, PROCESS_FIELDS, GpuInfo, Snapshot
 from vgg_core.gpu_history import History, gpu_value, same_pci, working
+from vgg_core.run_folder import runs_root
 
-from . import gpu_charts
+from . import gpu_charts, gpu_training
 from .gpu_views import (
     clock, details_table, details_table_config, gib, gpu_table, gpu_table_config, glossary_rows, limits_line,
     na_reasons, process_table, process_table_config, share, show, tip,
@@ -81,6 +82,7 @@ def _live_full(every: float | None) -> None:
         with st.container(key="gpu_reason"):
             st.warning(t("gpu.none", reason=say(snap.reason)), icon=":material/info:")
     _host(snap)
+    gpu_training.training_processes(runs_root())
     _charts(h, _gap(every))
 
 

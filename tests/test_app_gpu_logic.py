@@ -16,10 +16,12 @@ import pytest
 from fake_pynvml import GIB, MIB, FakeGpu
 from streamlit.testing.v1 import AppTest
 
-from pages import gpu_views, i18n
+from live_run import live_tiny_run
+from pages import gpu_training, gpu_views, i18n
 from vgg_core import gpu
 from vgg_core import gpu_history
 from vgg_core.glossary import explain, label, na, note, util_note
+from vgg_core.resources import LiveProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.timeout(300)
@@ -27,7 +29,17 @@ NOT_SUPPORTED = fake.NVML_ERROR_NOT_SUPPORTED
 PID_A, PID_B = 90_000_001, 90_000_002  # far above pid_max: psutil can never name a real process
 TABLE_HEADERS = [label(k) for k in gpu_views.TABLE_FIELDS]
 DETAIL_HEADERS = [label(k) for k in gpu_views.DETAIL_FIELDS]
+TRAINING_KEYS = ("gpu.training.pid", "gpu.training.rank", "gpu.training.cpu", "gpu.training.rss",
+                 "gpu.training.time", "gpu.training.run", "gpu.training.name")
 
+
+@pytest.fixture(autouse=True)
+def runs(tmp_path, monkeypatch):
+    """The page's runs folder: an empty one of this test's own (the training processes are read from it)."""
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    monkeypatch.setenv("VGG_RUNS_DIR", str(folder))
+    return folder
 
 
 @pytest.fixture
@@ -520,3 +532,63 @@ def test_clock_limits_and_the_util_note_in_chinese(fake_nvml):
     glossary = "\n".join(m.value for m in at.expander[0].markdown)
     for key in gpu.GPU_DETAIL_FIELDS:  # the new fields are in the page's field guide too
         assert explain(key, "zh") in glossary, key
+
+
+# ---- the training processes of this machine (with or without a GPU) -------------------------
+
+
+def training_el(at: AppTest, lang: str = "en"):
+    table = i18n.EN if lang == "en" else i18n.ZH
+    return dataframe_el(at, [table[k] for k in TRAINING_KEYS])
+
+
+def start_hints(at: AppTest) -> list[str]:
+    """The info boxes but the glossary's note (in its expander)."""
+    return [i.value for i in at.info if i.value not in (note("en"), note("zh"))]
+
+
+def test_no_live_run_says_how_to_start_one(fake_nvml, runs):
+    fake.configure(init_error=fake.NVML_ERROR_LIBRARY_NOT_FOUND)
+    at = gpu_page()
+    info = start_hints(at)
+    assert len(info) == 1 and info[0].startswith("No training run is live.")
+    assert f"`python -m vgg_core train --run-dir {runs}/my-run`" in info[0]
+    links = at.get("page_link")
+    assert [link.proto.label for link in links] == ["Go to the Train page"]
+    assert links[0].proto.page.endswith("train")
+
+
+def test_the_table_formats_what_psutil_gives_and_what_it_cannot():
+    procs = [LiveProcess(4242, "20261130-101010-abcdef", None, 153.26, 1234.5, 3725.0),
+             LiveProcess(4243, "20261130-101010-abcdef", 1, None, None, None)]
+    table = gpu_training.training_table(procs, {"20261130-101010-abcdef": "my run"})
+    assert list(table.columns) == [i18n.EN[k] for k in TRAINING_KEYS]
+    assert table.values.tolist() == [
+        ["4242", "—", "153.3%", "1,234 MiB", "1 h 02 min", "20261130-101010-abcdef", "my run"],
+        ["4243", "1", "N/A", "N/A", "N/A", "20261130-101010-abcdef", "my run"],
+    ]
+    assert gpu_training.training_table(procs[:1], {})["Name"].tolist() == ["—"]
+
+
+@pytest.mark.timeout(300)
+def test_a_live_run_is_listed_with_its_pid_cpu_and_memory_in_both_languages(fake_nvml, runs):
+    """A real training process on this machine's CPU, as the GPU page lists it, with and without a GPU."""
+    fake.configure(init_error=fake.NVML_ERROR_LIBRARY_NOT_FOUND)
+    with live_tiny_run(runs, "gpu page test") as proc:
+        for lang in ("en", "zh"):
+            at = gpu_page(lang)
+            el = training_el(at, lang)
+            rows = [r for r in el.value.values.tolist() if r[0] == str(proc.pid)]
+            assert len(rows) == 1, el.value
+            pid, rank, cpu, rss, ran, run, name = rows[0]
+            assert (rank, run, name) == ("—", proc.run_id, "gpu page test")
+            assert re.fullmatch(r"\d+\.\d%", cpu), cpu
+            assert re.fullmatch(r"[\d,]+ MiB", rss) and int(rss[:-4].replace(",", "")) > 50, rss  # torch is loaded
+            assert ran.endswith(" s" if lang == "en" else "秒"), ran
+            table = i18n.EN if lang == "en" else i18n.ZH
+            assert column_help(el) == {table[k]: table[f"{k}.help"] for k in TRAINING_KEYS}
+            assert not start_hints(at)  # no "how to start a run" while one is live
+        fake.configure(gpus=[FakeGpu(**FULL)])  # on a machine with a GPU the section is there too
+        gpu.shutdown()
+        at = gpu_page()
+        assert str(proc.pid) in training_el(at).value["PID"].tolist()
