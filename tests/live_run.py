@@ -23,21 +23,22 @@ TINY = ArchSpec(conv_arch=((1, 16), (1, 32)), input_size=28, fc_width=256)  # ar
 
 
 @contextmanager
-def live_tiny_run(root: Path, name: str, timeout: float = 120) -> Iterator[LiveProcess]:
-    """Start the run under ``root`` and yield its process once it trains (its status says running)."""
+def live_tiny_run(root: Path, name: str, trained: bool = True, timeout: float = 120) -> Iterator[LiveProcess]:
+    """Start the run under ``root`` and yield its process once it trains (its status says running), or
+    with ``trained=False`` as soon as ``live_processes`` lists it (while it starts)."""
     settings = TrainSettings(epochs=1000, device="cpu", max_train_examples=2000, max_test_examples=500, seed=0)
     run_dir = start_run(TrainRequest(TINY, settings, name=name), root)
     try:
-        yield _listed(root, run_dir.name, timeout)
+        yield _listed(root, run_dir.name, trained, timeout)
     finally:
         _stop(run_dir, root)
 
 
-def _listed(root: Path, run_id: str, timeout: float) -> LiveProcess:
+def _listed(root: Path, run_id: str, trained: bool, timeout: float) -> LiveProcess:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         found = [p for p in live_processes(root) if p.run_id == run_id]
-        if found and read_run(root / run_id).state.state == "running":
+        if found and (not trained or read_run(root / run_id).state.state == "running"):
             return found[0]
         time.sleep(0.2)
     raise AssertionError(f"run {run_id} never trained; its log: {(root / run_id / 'log.txt').read_text()[-2000:]}")
