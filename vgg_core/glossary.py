@@ -43,13 +43,23 @@ def util_note(lang: str = "en") -> str:
     return CORE.text(_lang(lang), "glossary.util_note")
 
 
+# Each name in vgg_core.gpu.THROTTLE_REASONS -> its text's key, written out in full (tests find each key used).
+THROTTLE_KEYS = {
+    "gpu_idle": "throttle.gpu_idle", "applications_clocks": "throttle.applications_clocks",
+    "sw_power_cap": "throttle.sw_power_cap", "hw_slowdown": "throttle.hw_slowdown",
+    "sync_boost": "throttle.sync_boost", "sw_thermal": "throttle.sw_thermal", "hw_thermal": "throttle.hw_thermal",
+    "hw_power_brake": "throttle.hw_power_brake", "display_clocks": "throttle.display_clocks",
+    "board_limit": "throttle.board_limit", "reliability": "throttle.reliability",
+}
+
+
 def throttle_reason(name: str, lang: str = "en") -> str:
     """A reason from ``GpuInfo.throttle_reasons`` in words ('power cap'); ``other_0x800`` names its bits."""
     if name.startswith("other_"):
         return CORE.text(_lang(lang), "throttle.other", bits=name.removeprefix("other_"))
-    if not CORE.has(f"throttle.{name}"):
+    if name not in THROTTLE_KEYS:
         raise KeyError(f"no text for clock reason {name!r}")
-    return CORE.text(_lang(lang), f"throttle.{name}")
+    return CORE.text(_lang(lang), THROTTLE_KEYS[name])
 
 
 def _check(key: str) -> str:
