@@ -2,13 +2,15 @@
 
 Run with ``streamlit run app.py``. The current architecture and the language live in session
 state and in the URL (see pages/state.py); each page is one file in pages/ with a render().
+``app`` is the web server (``st.App``) with one route of its own: a run's files streamed from disk.
 """
 
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from pages import routing, session, state
+from pages import downloads, routing, session, state
 from pages.i18n import LANG_KEY, LANG_LABELS, LANGS, say, t
 from pages.views import PRESET_KEYS, exact, md_escape, summary_of
 from vgg_core.report import human, human_macs
@@ -60,4 +62,9 @@ def main() -> None:
     state.sync_url(session.current_url_params())
 
 
-main()
+if get_script_run_ctx() is None:
+    # The web server importing this file (``streamlit run`` finds ``app``): Streamlit plus the route
+    # that streams a run's weights from disk.
+    app = st.App("app.py", routes=downloads.ROUTES)
+else:
+    main()  # a session's run of the page

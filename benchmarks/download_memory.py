@@ -32,10 +32,10 @@ from vgg_core.weights import cpu_state, save_weights  # noqa: E402
 MIB = 1 << 20
 
 
-def plant_run(root: Path) -> Path:
+def plant_run(root: Path, ratio: int) -> Path:
     run = root / "20260101-000000-big000"
     run.mkdir(parents=True)
-    spec = ArchSpec()
+    spec = ArchSpec(ratio=ratio)
     (run / "request.json").write_text(TrainRequest(spec).to_json())
     (run / "metrics.jsonl").write_text(
         '{"kind": "status", "state": "running", "pid": 1, "time": 1000.0}\n'
@@ -67,8 +67,10 @@ def server_pid(port: int) -> int:
 
 
 def click(page, out: Path, i: int) -> int:
-    with page.expect_download(timeout=300_000) as d:
-        page.locator(".st-key-train_dl_weights button").click()
+    t0 = time.perf_counter()
+    with page.context.expect_event("download", timeout=300_000) if False else page.expect_download(timeout=300_000) as d:
+        page.locator(".st-key-train_dl_weights a").click()
+    print(f"click {i}: download started after {time.perf_counter() - t0:.1f} s", flush=True)
     target = out / f"{i}.pt"
     d.value.save_as(target)
     size = target.stat().st_size
@@ -79,17 +81,18 @@ def click(page, out: Path, i: int) -> int:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clicks", type=int, default=10)
+    ap.add_argument("--ratio", type=int, default=1, help="1: d2l's full VGG-11 (515 MB); 4: its training net (172 MB)")
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        run = plant_run(tmp / "runs")
+        run = plant_run(tmp / "runs", a.ratio)
         size = (run / "model.pt").stat().st_size
         port = free_port()
         with streamlit_server(port, tmp / "runs", tmp / "server.log") as url, chromium() as browser:
             sampler = Sampler(server_pid(port))
             page = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 1000}).new_page()
             open_app(page, f"{url}/train")
-            page.locator(".st-key-train_dl_weights button").wait_for(timeout=120_000)
+            page.locator(".st-key-train_dl_weights a").wait_for(timeout=120_000)
             time.sleep(2)
             before = sampler.rss()
             sampler.start()

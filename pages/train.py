@@ -10,7 +10,7 @@ import threading
 import streamlit as st
 import torch
 
-from pages import charts, routing, state
+from pages import charts, downloads, routing, state
 from pages.gpu_panel import compact_panel
 from pages.i18n import duration, option_labels, say, t
 from pages.run_picker import pick_run, pick_runs, run_label
@@ -281,11 +281,9 @@ def _manage(s: TrainPage, run: RunRecord) -> None:
         a.download_button(t("train.dl_metrics"), data=lambda: metrics_csv(run.metrics),
                           file_name=f"{run.run_id}-metrics.csv", mime="text/csv", key="train_dl_metrics",
                           icon=":material/download:")
-    weights = run_file(run.path, MODEL)
-    if weights is not None:
-        b.download_button(t("train.dl_weights"), data=lambda: weights.read_bytes(),
-                          file_name=f"{run.run_id}-model.pt", mime="application/octet-stream",
-                          key="train_dl_weights", icon=":material/download:")
+    if run_file(run.path, MODEL) is not None:  # streamed from disk by the app's own route, never held in memory
+        with b.container(key="train_dl_weights"):
+            st.link_button(t("train.dl_weights"), downloads.url(run.run_id, MODEL), icon=":material/download:")
     c.button(t("train.delete"), key="train_delete", on_click=_ask_delete, args=(run.run_id,), icon=":material/delete:")
     if s.confirm_delete == run.run_id:
         with st.container(key="train_delete_ask"):
