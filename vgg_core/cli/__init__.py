@@ -16,7 +16,7 @@ from typing import Sequence
 from ..problems import ProblemsError
 
 # Subcommand name -> module under vgg_core.cli.
-COMMANDS = ("summary", "estimate", "train", "gpu")
+COMMANDS = ("summary", "estimate", "train", "inspect", "gpu")
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -31,7 +31,7 @@ class UsageError(Exception):
 
 
 def build_parser() -> OneLineParser:
-    parser = OneLineParser(prog="python -m vgg_core", description="VGG Explorer's core: summaries, training, GPU stats.")
+    parser = OneLineParser(prog="python -m vgg_core", description="VGG Explorer's core: summaries, training, looking inside, GPU stats.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     for name in COMMANDS:
         importlib.import_module(f"{__name__}.{name}").add_parser(sub)

@@ -1,10 +1,13 @@
-"""The architecture flags shared by ``summary`` and ``train``."""
+"""The architecture flags shared by ``summary``, ``estimate``, ``train`` and ``inspect --untrained``."""
 
 from __future__ import annotations
 
 import argparse
 
 from ..spec import PRESETS, ArchSpec, SpecError, parse_conv_arch, preset
+
+_NUMBERS = ("ratio", "in_channels", "input_size", "num_classes", "fc_width", "dropout", "batch_norm")
+ARCH_FLAGS = ("arch", "preset", *_NUMBERS)  # every flag's dest, for commands that take them only sometimes
 
 
 def add_arch_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +29,7 @@ def spec_from_args(args: argparse.Namespace, base: ArchSpec | None = None) -> Ar
     base = preset(args.preset) if args.preset else (base or ArchSpec())
     changes = {
         key: getattr(args, key)
-        for key in ("ratio", "in_channels", "input_size", "num_classes", "fc_width", "dropout", "batch_norm")
+        for key in _NUMBERS
         if getattr(args, key) is not None
     }
     if args.arch is not None:
@@ -34,4 +37,4 @@ def spec_from_args(args: argparse.Namespace, base: ArchSpec | None = None) -> Ar
     return base.replace(**changes) if changes else base
 
 
-__all__ = ["add_arch_arguments", "spec_from_args", "SpecError"]
+__all__ = ["ARCH_FLAGS", "add_arch_arguments", "spec_from_args", "SpecError"]
