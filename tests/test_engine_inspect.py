@@ -25,7 +25,7 @@ from PIL import Image, ImageDraw
 from vgg_core import run_folder
 from vgg_core.cli import main as cli_main
 from vgg_core.data import CLASSES, load_fashion_mnist
-from vgg_core.images import MAX_PIXELS, load_image_file, load_test_image, read_image_file
+from vgg_core.images import MAX_FILE_BYTES, MAX_PIXELS, load_image_file, load_test_image, read_image_file
 from vgg_core.inspect import feature_blocks, look_inside, network_for, run_errors
 from vgg_core.locale import CORE, placeholders
 from vgg_core.model import build_model
@@ -274,7 +274,18 @@ def test_colour_and_transparency_are_made_grey(tmp_path: Path) -> None:
     jpeg = io.BytesIO()
     Image.new("RGB", (40, 40), (240, 240, 240)).save(jpeg, format="JPEG")
     assert load_image_file(jpeg.getvalue(), "photo.jpg").inverted is True
-    assert "turned upright" in CORE.text("en", "image_note.exif_rotated")
+    # A photo taken sideways: stored 40 wide with a dark left quarter; EXIF says turn it a quarter
+    # clockwise, which puts that quarter on top (light on black once inverted).
+    sideways = Image.new("RGB", (40, 20), (240, 240, 240))
+    ImageDraw.Draw(sideways).rectangle((0, 0, 9, 19), fill=(20, 20, 20))
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    phone = io.BytesIO()
+    sideways.save(phone, format="JPEG", exif=exif)
+    upright = load_image_file(phone.getvalue(), "phone.jpg")
+    assert [n.code for n in upright.notes][:3] == ["format", "exif_rotated", "grey"] and upright.inverted
+    assert upright.notes[0].params == (("format", "JPEG"), ("width", 40), ("height", 20))
+    assert upright.pixels[3, 14] > 200 and upright.pixels[20, 14] < 50 and upright.pixels[14, 3] < 50
 
 
 def test_an_upload_is_never_written(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -322,9 +333,19 @@ def test_bad_uploads_are_refused_in_one_line(trained: Path, tmp_path: Path, caps
         assert codes(e) == [code], name
     err = refused(capsys, "--run-dir", str(trained), "--image-file", str(tmp_path / "missing.png"))
     assert "cannot read" in err and "missing.png" in err
+    huge_file = tmp_path / "huge.png"
+    with open(huge_file, "wb") as f:
+        f.truncate(MAX_FILE_BYTES + (10 << 20))  # sparse: takes no disk
+    assert "huge.png is 60.0 MiB; an image file may be at most 50.0 MiB" in refused(
+        capsys, "--untrained", *SMALL, "--image-file", str(huge_file))
     with pytest.raises(ProblemsError) as e:
-        read_image_file(tmp_path)  # a folder
-    assert codes(e) == ["image_file_unreadable"]
+        load_image_file(bytes(MAX_FILE_BYTES + 1), "huge.png")
+    assert codes(e) == ["image_file_too_large"]
+    for not_a_file in (tmp_path, Path("/dev/zero")):  # a folder; a file that never ends
+        assert "is not a regular file" in refused(capsys, "--untrained", *SMALL, "--image-file", str(not_a_file))
+        with pytest.raises(ProblemsError) as e:
+            read_image_file(not_a_file)
+        assert codes(e) == ["image_file_not_regular"]
 
 
 def test_a_huge_image_is_refused_before_its_pixels_are_decoded() -> None:
@@ -434,7 +455,7 @@ def test_the_new_texts_exist_in_both_languages_with_the_same_placeholders() -> N
     assert set(en) == set(zh)
     assert all(placeholders(en[k]) == placeholders(zh[k]) for k in en)
     mine = [k for k in zh if k.startswith(("refusal.image_", "refusal.inspect_", "image_note.", "refusal.run_dir_missing"))]
-    assert len(mine) == 20
+    assert len(mine) == 21
     for key in mine:
         text = re.sub(r"\{\w+\}", "X", zh[key])
         assert re.search(r"[\u4e00-\u9fff]", text) and not re.search(r"[,:;()]", text), key

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
@@ -135,10 +136,14 @@ def read_image_file(path: str | os.PathLike) -> PreparedImage:
     """A file named on the command line: its bytes read into memory, then as an upload."""
     path = Path(path)
     try:
-        if path.is_file() and path.stat().st_size > MAX_FILE_BYTES:
-            raise ImageError(problem("image_file_too_large", name=path.name, size=human_bytes(path.stat().st_size),
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):  # a folder, a FIFO, /dev/zero: nothing to read to the end
+            raise ImageError(problem("image_file_not_regular", path=str(path)))
+        if info.st_size > MAX_FILE_BYTES:
+            raise ImageError(problem("image_file_too_large", name=path.name, size=human_bytes(info.st_size),
                                      most=human_bytes(MAX_FILE_BYTES)))
-        data = path.read_bytes()
+        with open(path, "rb") as f:
+            data = f.read(MAX_FILE_BYTES + 1)
     except OSError as e:
         raise ImageError(problem("image_file_unreadable", path=str(path), why=e.strerror or type(e).__name__)) from None
     return load_image_file(data, path.name)
