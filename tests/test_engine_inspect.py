@@ -25,7 +25,7 @@ from PIL import Image, ImageDraw
 from vgg_core import run_folder
 from vgg_core.cli import main as cli_main
 from vgg_core.data import CLASSES, load_fashion_mnist
-from vgg_core.images import MAX_FILE_BYTES, MAX_PIXELS, load_image_file, load_test_image, read_image_file
+from vgg_core.images import MAX_FILE_BYTES, MAX_PIXELS, Note, load_image_file, load_test_image, read_image_file
 from vgg_core.inspect import feature_blocks, look_inside, network_for, run_errors
 from vgg_core.locale import CORE, placeholders
 from vgg_core.model import build_model
@@ -271,6 +271,10 @@ def test_colour_and_transparency_are_made_grey(tmp_path: Path) -> None:
     clip_art = load_image_file(buf.getvalue(), "clip.png")
     assert [n.code for n in clip_art.notes][1:4] == ["transparent_white", "grey", "inverted"]
     assert clip_art.pixels[0, 0] == 0 and clip_art.pixels[14, 14] > 200
+    deep = io.BytesIO()  # 16-bit grey: a light background at 60,000 of 65,535
+    Image.fromarray(np.full((28, 28), 60_000, dtype=np.uint16)).save(deep, format="PNG")
+    sixteen = load_image_file(deep.getvalue(), "deep.png")
+    assert sixteen.inverted and sixteen.notes[-1] == Note("inverted", (("level", 233),))
     jpeg = io.BytesIO()
     Image.new("RGB", (40, 40), (240, 240, 240)).save(jpeg, format="JPEG")
     assert load_image_file(jpeg.getvalue(), "photo.jpg").inverted is True

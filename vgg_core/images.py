@@ -174,6 +174,8 @@ def _to_grey(im: Image.Image, notes: list[Note]) -> Image.Image:
         notes.append(note("exif_rotated"))
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
         im = _fill_transparency(im.convert("LA"), notes)
+    elif im.mode == "I" or im.mode.startswith("I;16"):  # 16-bit grey: scaled, where convert() would clip
+        im = im.convert("I").point(lambda v: v / 257).convert("L")
     elif im.mode != "L":
         im = im.convert("L")
     if mode != "L":
