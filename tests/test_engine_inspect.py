@@ -218,6 +218,19 @@ def test_a_stopped_run_keeps_weights_and_predictions_of_its_last_finished_epoch(
     assert r["test_acc"] == pytest.approx(evals[-1]["test_acc"], abs=1e-12)
 
 
+def test_a_run_that_diverged_shows_null_not_invalid_json(trained: Path, tmp_path: Path, capsys) -> None:
+    """A too-high learning rate leaves NaN weights: JSON has no NaN, so the figures are null."""
+    run_dir = tmp_path / "diverged"
+    run_dir.mkdir()
+    saved = torch.load(trained / run_folder.MODEL, weights_only=True)
+    saved["state_dict"] = {k: torch.full_like(v, float("nan")) for k, v in saved["state_dict"].items()}
+    torch.save(saved, run_dir / run_folder.MODEL)
+    r = inspect_json(capsys, "--run-dir", str(run_dir), "--image", "0")
+    assert r["probabilities"] == [None] * 10 and r["blocks"][0]["mean"] is None
+    code, out, _ = inspect(capsys, "--run-dir", str(run_dir), "--image", "0")
+    assert code == 0 and "  0  T-shirt/top  nan" in out
+
+
 def test_a_run_without_predictions_still_shows_its_image(trained: Path, tmp_path: Path, capsys) -> None:
     """An epoch that never finished leaves model.pt but no predictions.npz: the image works, the
     errors part says why it is missing."""

@@ -13,6 +13,7 @@ the confusion matrix, per-class accuracy and the most confident mistakes, by tes
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 from collections import OrderedDict
@@ -160,7 +161,7 @@ class BlockView:
 
     def to_dict(self) -> dict[str, Any]:
         return {"index": self.index, "name": self.name, "module": self.module, "shape": list(self.shape),
-                "mean": self.mean, "max": self.max, "positive_fraction": self.positive_fraction,
+                "mean": finite(self.mean), "max": finite(self.max), "positive_fraction": self.positive_fraction,
                 "top_channels": list(self.top_channels)}
 
 
@@ -176,7 +177,7 @@ class Inside:
     model_input: torch.Tensor = field(repr=False)  # what the network was given [C, S, S], in [0, 1]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"probabilities": list(self.probabilities), "predicted": self.predicted,
+        return {"probabilities": [finite(p) for p in self.probabilities], "predicted": self.predicted,
                 "classes": list(self.classes), "blocks": [b.to_dict() for b in self.blocks]}
 
 
@@ -230,6 +231,11 @@ def first_filters(model: nn.Module) -> torch.Tensor:
     """The first convolution's kernels, [out, in, k, k] (an empty tensor for a net without one)."""
     conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
     return conv.weight.detach().float().clone() if conv is not None else torch.empty(0)
+
+
+def finite(v: float) -> float | None:
+    """NaN or infinity (the weights of a run that diverged) as None, so the JSON stays valid."""
+    return v if math.isfinite(v) else None
 
 
 # --- what a run gets wrong ---------------------------------------------------------------------------

@@ -95,13 +95,13 @@ def to_table(r: dict[str, Any]) -> str:
     lines = [f"network: {weights}", f"image: {r['image']}{label}"]
     lines += [f"  {n['text']}" for n in r["preprocessing"]]
     p = r["probabilities"]
-    lines += ["", f"predicted: {r['predicted']} {classes[r['predicted']]} ({p[r['predicted']]:.3f})"]
-    lines += [f"  {i}  {name:<12} {prob:.4f}" for i, (name, prob) in enumerate(zip(classes, p))]
+    lines += ["", f"predicted: {r['predicted']} {classes[r['predicted']]} ({_num(p[r['predicted']], '.3f')})"]
+    lines += [f"  {i}  {name:<12} {_num(prob, '.4f')}" for i, (name, prob) in enumerate(zip(classes, p))]
     lines += ["", f"{'block':<9} {'shape':<14} {'mean':>8} {'max':>8} {'>0':>7}  most active channels"]
     for b in r["blocks"]:
         shape = "x".join(map(str, b["shape"]))
-        lines.append(f"{b['name']:<9} {shape:<14} {b['mean']:8.4f} {b['max']:8.4f} {b['positive_fraction']:7.1%}  "
-                     + " ".join(map(str, b["top_channels"][:8])))
+        lines.append(f"{b['name']:<9} {shape:<14} {_num(b['mean'], '8.4f')} {_num(b['max'], '8.4f')} "
+                     f"{b['positive_fraction']:7.1%}  " + " ".join(map(str, b["top_channels"][:8])))
     if r["run_dir"] is not None:
         lines += ["", *_errors_table(r)]
     return "\n".join(lines)
@@ -122,3 +122,8 @@ def _errors_table(r: dict[str, Any]) -> list[str]:
     lines += [f"  {w['index']:>5}: {r['classes'][w['label']]} -> {r['classes'][w['predicted']]}, {w['confidence']:.3f}"
               for w in r["most_confident_wrong"]]
     return lines
+
+
+def _num(v: float | None, spec: str) -> str:
+    """A figure, or nan where the JSON holds null (a diverged run's output)."""
+    return format(v, spec) if v is not None else format("nan", f">{spec.split('.')[0] or 0}")
