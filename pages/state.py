@@ -15,7 +15,7 @@ from typing import Any, Mapping
 import streamlit as st
 
 from vgg_core.problems import Problem, problem
-from vgg_core.spec import PRESETS, ArchSpec, SpecError, format_compact, parse_conv_arch
+from vgg_core.spec import NAMED, ArchSpec, SpecError, format_compact, parse_conv_arch
 
 from .i18n import LANG_KEY, LANGS
 
@@ -33,7 +33,9 @@ URL_NAMES = {
     "num_classes": "classes",
     "fc_width": "fc",
     "batch_norm": "bn",
+    "family": "family",
 }
+FIXED = ("conv_arch", "ratio")  # what a fixed family (AlexNet) does not take: written to no link
 
 
 @dataclass
@@ -49,9 +51,10 @@ class AppState:
 def spec_to_query(spec: ArchSpec) -> dict[str, str]:
     """Only what differs from d2l's VGG-11, so the first screen's URL stays clean."""
     query: dict[str, str] = {}
+    fixed = spec.family_info.stages is not None
     for field, name in URL_NAMES.items():
         value = getattr(spec, field)
-        if value == getattr(_DEFAULT, field):
+        if value == getattr(_DEFAULT, field) or (fixed and field in FIXED):
             continue
         if field == "conv_arch":
             query[name] = format_compact(value)
@@ -79,6 +82,8 @@ def spec_from_query(params: Mapping[str, str]) -> ArchSpec:
             if text not in ("0", "1"):
                 problems.append(problem("url_not_bool", param=f"{name}={text[:20]!r}"))
             changes[field] = text == "1"
+        elif field == "family":
+            changes[field] = text[:40]  # the core names an unknown family and the ones it knows
         elif re.fullmatch(r"\d{1,9}", text):
             changes[field] = int(text)
         else:
@@ -86,7 +91,9 @@ def spec_from_query(params: Mapping[str, str]) -> ArchSpec:
     problems += ratio_problems(changes.get("ratio"))
     if problems:
         raise SpecError(problems)
-    return _DEFAULT.replace(**changes) if changes else _DEFAULT
+    # Made afresh, not replaced on the default: a fixed family has no blocks unless the link gives some
+    # (then the core refuses them by name).
+    return ArchSpec(**changes) if changes else _DEFAULT
 
 
 def ratio_problems(ratio: Any) -> list[Problem]:
@@ -98,11 +105,19 @@ def ratio_problems(ratio: Any) -> list[Problem]:
 
 
 def preset_of(spec: ArchSpec) -> str:
-    """The preset whose blocks and ratio the spec has (inputs and classes may differ), else 'custom'."""
-    for name, p in PRESETS.items():
-        if p.conv_arch == spec.conv_arch and p.ratio == spec.ratio:
+    """The named network whose blocks and ratio the spec has (inputs and classes may differ), else
+    'custom'; a fixed family (AlexNet) is its own name."""
+    for name, p in NAMED.items():
+        if p.family == spec.family and p.conv_arch == spec.conv_arch and p.ratio == spec.ratio:
             return name
     return CUSTOM
+
+
+def named_on(spec: ArchSpec, name: str) -> ArchSpec:
+    """The named network (a preset or AlexNet) with ``spec``'s input, classes, classifier and BatchNorm:
+    what Compare sets side by side and what an Explore preset makes. Raises SpecError if it does not fit."""
+    p = NAMED[name]
+    return spec.replace(family=p.family, conv_arch=p.conv_arch, ratio=p.ratio)
 
 
 # --- session state -----------------------------------------------------------------------
