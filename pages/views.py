@@ -16,8 +16,13 @@ from .i18n import t
 CONV, FC = "conv", "fc"
 # Option -> text key, written out in full so every key in use can be found and checked.
 PRESET_KEYS = {"current": "preset.current", "vgg11": "preset.vgg11", "vgg13": "preset.vgg13", "vgg16": "preset.vgg16",
-               "vgg19": "preset.vgg19", "d2l": "preset.d2l", "custom": "preset.custom"}
-COLUMN_KEYS = {"params": "col.params", "macs": "col.macs"}
+               "vgg19": "preset.vgg19", "d2l": "preset.d2l", "pair_3x3": "preset.pair_3x3",
+               "pair_5x5": "preset.pair_5x5", "alexnet": "preset.alexnet", "custom": "preset.custom"}
+COLUMN_KEYS = {"params": "col.params", "macs": "col.macs", "flops": "col.flops"}
+# The layer table's window columns: (row field, header key, help key), as the chapter's formula names them.
+WINDOW_COLUMNS = (("kernel_size", "col.kernel", "col.kernel.help"), ("stride", "col.stride", "col.stride.help"),
+                  ("padding", "col.padding", "col.padding.help"),
+                  ("receptive_field", "col.receptive_field", "col.receptive_field.help"))
 STATE_KEYS = {"queued": "train.state.queued", "starting": "train.state.starting", "running": "train.state.running",
               "completed": "train.state.completed", "stopped": "train.state.stopped", "failed": "train.state.failed",
               "lost": "train.state.lost", "unreadable": "train.state.unreadable"}
@@ -70,8 +75,12 @@ def _counts(values: list[int]) -> list[int] | list[str]:
     return list(values) if max(values, default=0) < SAFE_INT else [exact(v) for v in values]
 
 
-def layers_table(summary: Summary) -> pd.DataFrame:
-    """The layer table with translated headers; counts stay integers (exact, sortable) below 2**53."""
+def layers_table(summary: Summary, flops: bool = False) -> pd.DataFrame:
+    """The layer table with translated headers; counts stay integers (exact, sortable) below 2**53.
+
+    Each window layer shows its kernel, stride and padding and every pixel layer its receptive field
+    (empty where a layer has none); ``flops`` adds FLOPs beside MACs.
+    """
     df = layers_frame(summary)
     return pd.DataFrame(
         {
@@ -80,14 +89,16 @@ def layers_table(summary: Summary) -> pd.DataFrame:
             t("col.type"): df["type"],
             t("col.module"): df["layer"],
             t("col.output_shape"): df["output_shape"],
+            **{t(key): df[field] for field, key, _ in WINDOW_COLUMNS},
             t("col.params"): _counts(df["params"].tolist()),
             t("col.macs"): _counts(df["macs"].tolist()),
+            **({t("col.flops"): _counts(df["flops"].tolist())} if flops else {}),
             t("col.activation"): [human_bytes(b) for b in df["activation_bytes"]],
         }
     )
 
 
-def blocks_table(summary: Summary) -> pd.DataFrame:
+def blocks_table(summary: Summary, flops: bool = False) -> pd.DataFrame:
     df = blocks_frame(summary)
     return pd.DataFrame(
         {
@@ -95,16 +106,24 @@ def blocks_table(summary: Summary) -> pd.DataFrame:
             t("col.output_shape"): df["output_shape"],
             t("col.params"): _counts(df["params"].tolist()),
             t("col.macs"): _counts(df["macs"].tolist()),
+            **({t("col.flops"): _counts(df["flops"].tolist())} if flops else {}),
             t("col.activation"): [human_bytes(b) for b in df["activation_bytes"]],
         }
     )
 
 
 def count_columns(table: pd.DataFrame) -> dict:
-    """Exact integers with thousands separators in the grid (text columns are already written out)."""
+    """Exact integers with thousands separators in the grid (text columns are already written out);
+    every figure's header explains it on hover."""
     config = {}
-    for key, help_key in (("col.params", "col.params.help"), ("col.macs", "col.macs.help")):
+    for _, key, help_key in WINDOW_COLUMNS:
+        if t(key) in table:
+            config[t(key)] = st.column_config.NumberColumn(format="%d", help=t(help_key))
+    for key, help_key in (("col.params", "col.params.help"), ("col.macs", "col.macs.help"),
+                          ("col.flops", "col.flops.help")):
         name = t(key)
+        if name not in table:
+            continue
         if pd.api.types.is_numeric_dtype(table[name]):
             config[name] = st.column_config.NumberColumn(format="localized", help=t(help_key))
         else:
