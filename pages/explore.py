@@ -14,7 +14,8 @@ from pages.explore_inputs import (
 )
 from pages.i18n import option_labels, say, t
 from pages.views import (
-    PRESET_KEYS, block_label, blocks_table, count_columns, exact, layer_names, layers_table, md_escape, pct, summary_of,
+    PRESET_KEYS, block_label, blocks_table, count_columns, exact, fit_columns, layer_names, layers_table, md_escape, pct,
+    summary_of,
 )
 from vgg_core.model import model_code
 from vgg_core.report import human, human_bytes, human_macs, to_csv
@@ -27,10 +28,15 @@ from vgg_core.summary import Summary
 _ROW_PX = 35  # st.dataframe's default row height
 _MAX_TABLE_ROWS = 30  # VGG-11's 29 layers fit without scrolling
 # Exact totals run to 14 characters (VGG-19: 19,632,062,464 MACs); a smaller figure keeps them
-# whole on a 1280-pixel projector instead of cutting them off with an ellipsis.
+# whole on a 1280-pixel projector instead of cutting them off with an ellipsis, smaller still at
+# 1024 pixels, where the sidebar leaves each figure about 150 pixels; labels wrap rather than end in "…".
 _METRIC_CSS = (
     "<style>.st-key-totals [data-testid='stMetricValue'], .st-key-split [data-testid='stMetricValue']"
-    " { font-size: 1.6rem; }</style>"
+    " { font-size: 1.6rem; }"
+    " @media (max-width: 1200px) { .st-key-totals [data-testid='stMetricValue'],"
+    " .st-key-split [data-testid='stMetricValue'] { font-size: 1.2rem; } }"
+    " .st-key-totals [data-testid='stMetricLabel'] *, .st-key-split [data-testid='stMetricLabel'] *"
+    " { white-space: normal !important; overflow: visible !important; }</style>"
 )
 LAYER_ROWS = "explore_layer_rows"  # the layer table's row selection: the row whose arithmetic is worded
 
@@ -56,6 +62,12 @@ def render() -> None:
             st.info(t("explore.last_valid", arch=f"`{arch_text(spec)}`"))
         _totals(summary)
         _split(summary)
+    # The blocks go under both columns: three columns do not fit beside the totals at 1024 pixels.
+    if fixed(spec):
+        _fixed_blocks(spec)
+    else:
+        _block_editor(s, spec)
+    _errors(s, "blocks")
     exercises.panel(s)
     if state.preset_of(spec) in WITH_INPUT:
         _pair_note(spec)
@@ -85,11 +97,6 @@ def _inputs(s: ExplorePage, spec: ArchSpec) -> None:
     st.text_input(t("input.conv_arch"), help=t("input.conv_arch.help"), disabled=locked,
                   **s.bind("conv_arch", on_input, ("conv_arch",)))
     _errors(s, "conv_arch")
-    if locked:
-        _fixed_blocks(spec)
-    else:
-        _block_editor(s, spec)
-    _errors(s, "blocks")
 
     def number(column, name: str, high: int) -> None:
         # No min/max on the widget: out of range, it would only turn red and drop the value; the
@@ -132,12 +139,12 @@ def _block_editor(s: ExplorePage, spec: ArchSpec) -> None:
     }
     with st.container(key="blocks"):
         st.data_editor(
-            data, key=key, num_rows="dynamic", hide_index=True, width="stretch",
-            on_change=on_blocks, args=(key,), column_config=config,
+            data, key=key, num_rows="dynamic", hide_index=True, width="content",
+            on_change=on_blocks, args=(key,), column_config=fit_columns(data, config),
         )
         st.caption(t("input.blocks"))
         if spec.ratio != 1:
-            built = ", ".join(str(c) for _, c in spec.blocks)
+            built = ", ".join(str(unpack_block(b)[1]) for b in spec.blocks)
             st.caption(t("input.built_channels", ratio=spec.ratio, channels=built))
 
 
@@ -147,8 +154,9 @@ def _fixed_blocks(spec: ArchSpec) -> None:
             for i, stage in enumerate(spec.stages, start=1) for c in stage.convs]
     data = pd.DataFrame(rows, columns=["block", "out_channels", "kernel", "stride", "padding"])
     with st.container(key="blocks"):
-        st.data_editor(data, key="explore_fixed_blocks", disabled=True, hide_index=True, width="stretch",
-                       column_config={"block": st.column_config.NumberColumn(t("col.block"))})
+        config = {"block": st.column_config.NumberColumn(t("col.block"))}
+        st.data_editor(data, key="explore_fixed_blocks", disabled=True, hide_index=True, width="content",
+                       column_config=fit_columns(data, config))
         st.caption(t("input.fixed_note", network=arch_text(spec)))
 
 
@@ -180,20 +188,22 @@ def _split(s: Summary) -> None:
 
 
 def _table(page_state: ExplorePage, s: Summary) -> None:
-    head, view_col, flops_col, download = st.columns([3, 2, 2, 2], vertical_alignment="bottom")
-    head.subheader(t("table.title"))
-    view = view_col.radio(
-        t("table.view"), tuple(TABLE_VIEWS), horizontal=True, format_func=option_labels(TABLE_VIEWS),
-        label_visibility="collapsed", **page_state.bind("table_view"),
-    )
-    flops = flops_col.toggle(t("table.flops"), help=t("table.flops.help"), **page_state.bind("flops"))
-    download.download_button(
-        t("table.download"), to_csv(s, bom=True), file_name=f"{_file_stem(s.spec)}.csv", mime="text/csv",
-        key="download_csv", on_click="ignore", icon=":material/download:",
-    )
+    st.subheader(t("table.title"))
+    with st.container(horizontal=True, vertical_alignment="center", gap="medium"):
+        view = st.radio(
+            t("table.view"), tuple(TABLE_VIEWS), horizontal=True, format_func=option_labels(TABLE_VIEWS),
+            label_visibility="collapsed", width="content", **page_state.bind("table_view"),
+        )
+        flops = st.toggle(t("table.flops"), help=t("table.flops.help"), width="content", **page_state.bind("flops"))
+        st.download_button(
+            t("table.download"), to_csv(s, bom=True), file_name=f"{_file_stem(s.spec)}.csv", mime="text/csv",
+            key="download_csv", on_click="ignore", icon=":material/download:",
+        )
     table = layers_table(s, flops) if view == "layers" else blocks_table(s, flops)
     rows = min(len(table), _MAX_TABLE_ROWS)
-    config = count_columns(table)
+    config = fit_columns(table, count_columns(table))
+    for name in (t("col.block"), t("col.layer")):  # kept in view while the figures scroll sideways
+        config[name]["pinned"] = True
     with st.container(key="layer_table"):
         if view == "layers":
             st.dataframe(table, hide_index=True, column_config=config, height=(rows + 1) * _ROW_PX + 3,

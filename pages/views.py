@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import pandas as pd
 import streamlit as st
@@ -87,13 +88,13 @@ def layers_table(summary: Summary, flops: bool = False) -> pd.DataFrame:
             t("col.block"): [block_label(b) for b in df["block"]],
             t("col.layer"): layer_names(summary),
             t("col.type"): df["type"],
-            t("col.module"): df["layer"],
             t("col.output_shape"): df["output_shape"],
-            **{t(key): df[field] for field, key, _ in WINDOW_COLUMNS},
+            **{t(key): [_blank(v) for v in df[field]] for field, key, _ in WINDOW_COLUMNS},
             t("col.params"): _counts(df["params"].tolist()),
             t("col.macs"): _counts(df["macs"].tolist()),
             **({t("col.flops"): _counts(df["flops"].tolist())} if flops else {}),
             t("col.activation"): [human_bytes(b) for b in df["activation_bytes"]],
+            t("col.module"): df["layer"],  # last: the lesson reads left to right, the code name is for copying
         }
     )
 
@@ -117,8 +118,8 @@ def count_columns(table: pd.DataFrame) -> dict:
     every figure's header explains it on hover."""
     config = {}
     for _, key, help_key in WINDOW_COLUMNS:
-        if t(key) in table:
-            config[t(key)] = st.column_config.NumberColumn(format="%d", help=t(help_key))
+        if t(key) in table:  # text: "–" where a layer has no window (a grid would print "None")
+            config[t(key)] = st.column_config.TextColumn(help=t(help_key), alignment="right")
     for key, help_key in (("col.params", "col.params.help"), ("col.macs", "col.macs.help"),
                           ("col.flops", "col.flops.help")):
         name = t(key)
@@ -129,6 +130,47 @@ def count_columns(table: pd.DataFrame) -> dict:
         else:
             config[name] = st.column_config.TextColumn(help=t(help_key))
     return config
+
+
+NONE = "–"
+
+
+def _blank(value: object) -> str:
+    """A window figure as text, "–" where the layer has none (ReLU, Flatten, Linear)."""
+    return NONE if value is None or pd.isna(value) else str(int(value))
+
+
+def _char_px(ch: str) -> float:
+    """One character's width in the grid's 14 px Source Sans, rounded up (checked in chromium by
+    tests/test_app_explore_browser.py): wide (CJK) characters, capitals, narrow punctuation, the rest."""
+    if unicodedata.east_asian_width(ch) in "WF":
+        return 14.5
+    if ch in ",.:;'|!iljt ":
+        return 4.0
+    if ch.isupper() or ch in "×mwMW%":
+        return 9.5
+    return 7.5
+
+
+def _text_px(text: str) -> float:
+    return sum(_char_px(ch) for ch in text)
+
+
+def fit_columns(table: pd.DataFrame, config: dict) -> dict:
+    """Every column as wide as its longest cell or header, so no number is cut off.
+
+    The grid sizes columns from a sample of the first rows, which cut ``102,764,544`` (VGG-11's
+    first Linear, row 23) to ``2,764,544``; a width from every cell cannot. Counts are measured as
+    the grid shows them, with thousands separators.
+    """
+    fitted = dict(config)
+    for name in table.columns:
+        cells = [f"{v:,}" if isinstance(v, int) else str(v) for v in table[name].tolist()]
+        entry = dict(fitted.get(name) or {})
+        header = _text_px(str(entry.get("label") or name)) + (20 if entry.get("help") else 0)
+        entry["width"] = int(max([header] + [_text_px(c) for c in cells]) + 22)  # the grid pads 8 px a side
+        fitted[name] = entry
+    return fitted
 
 
 def exact(n: int) -> str:
