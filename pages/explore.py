@@ -203,7 +203,8 @@ def _table(page_state: ExplorePage, s: Summary) -> None:
     rows = min(len(table), _MAX_TABLE_ROWS)
     config = fit_columns(table, count_columns(table))
     for name in (t("col.block"), t("col.layer")):  # kept in view while the figures scroll sideways
-        config[name]["pinned"] = True
+        if name in config:
+            config[name]["pinned"] = True
     with st.container(key="layer_table"):
         if view == "layers":
             st.dataframe(table, hide_index=True, column_config=config, height=(rows + 1) * _ROW_PX + 3,

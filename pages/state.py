@@ -43,6 +43,7 @@ class AppState:
     spec: ArchSpec = _DEFAULT
     version: int = 0  # bumped when the spec is set from outside the Explore inputs, which then reseed
     url_warning: list[Problem] | None = None  # what was wrong with a shared link
+    lang: str = "en"  # the language radio's value, kept here too (st.switch_page drops widget values)
 
 
 # --- pure helpers (no Streamlit) ---------------------------------------------------------
@@ -127,6 +128,11 @@ def app() -> AppState:
     found = st.session_state.get(KEY)
     if not isinstance(found, AppState):
         found = st.session_state[KEY] = _from_url()
+    # A page change by st.switch_page sends no widget values, and Streamlit then drops them all: the
+    # language radio's comes back from here, before the radio is drawn.
+    if st.session_state.get(LANG_KEY) not in LANGS:
+        st.session_state[LANG_KEY] = found.lang
+    found.lang = st.session_state[LANG_KEY]
     return found
 
 
@@ -136,9 +142,9 @@ def _from_url() -> AppState:
     lang = params.get("lang", "en")
     st.session_state.setdefault(LANG_KEY, lang if lang in LANGS else "en")
     try:
-        return AppState(spec=spec_from_query(params))
+        return AppState(spec=spec_from_query(params), lang=st.session_state[LANG_KEY])
     except SpecError as err:
-        return AppState(url_warning=err.problems)
+        return AppState(url_warning=err.problems, lang=st.session_state[LANG_KEY])
 
 
 def current_spec() -> ArchSpec:
