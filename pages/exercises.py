@@ -105,7 +105,7 @@ def _answer1(summary: Summary) -> None:
     doubled = [str(i) for i, n in enumerate(convs, start=1) if n > 1]
     st.markdown(t("exercise.a1", blocks=len(convs), linears=linears, printed=len(convs) + linears,
                   convs=sum(convs), layers=sum(convs) + linears, hidden=sum(convs) - len(convs),
-                  which=", ".join(doubled) or "–"))
+                  which=t("exercise.list_separator").join(doubled) or "–"))
 
 
 def _answer3(summary: Summary) -> None:
