@@ -115,9 +115,10 @@ def _inputs(s: ExplorePage, spec: ArchSpec) -> None:
     number(a, "in_channels", MAX_IN_CHANNELS)
     number(b, "num_classes", MAX_NUM_CLASSES)
     _errors(s, "in_channels", "num_classes")
-    a, b = st.columns(2, vertical_alignment="bottom")
+    a, _ = st.columns(2)
     number(a, "fc_width", MAX_FC_WIDTH)
-    b.checkbox(t("input.batch_norm"), help=t("input.batch_norm.help"), **s.bind("batch_norm", on_input, ("batch_norm",)))
+    # A row of its own: beside the FC width, "BatchNorm" ends in "…" at 1024 pixels.
+    st.checkbox(t("input.batch_norm"), help=t("input.batch_norm.help"), **s.bind("batch_norm", on_input, ("batch_norm",)))
     _errors(s, "fc_width", "batch_norm")
 
 
@@ -140,7 +141,7 @@ def _block_editor(s: ExplorePage, spec: ArchSpec) -> None:
     with st.container(key="blocks"):
         st.data_editor(
             data, key=key, num_rows="dynamic", hide_index=True, width="content",
-            on_change=on_blocks, args=(key,), column_config=fit_columns(data, config),
+            on_change=on_blocks, args=(key,), column_config=fit_columns(data, config, editable=True),
         )
         st.caption(t("input.blocks"))
         if spec.ratio != 1:
@@ -230,16 +231,14 @@ def _explain(page_state: ExplorePage, s: Summary) -> None:
 
 
 def _diagram(page_state: ExplorePage, s: Summary) -> None:
-    head, switch = st.columns([3, 2], vertical_alignment="bottom")
-    head.subheader(t("diagram.title"))
-    log = switch.toggle(t("diagram.log"), help=t("diagram.log.help"), **page_state.bind("diagram_log"))
+    st.subheader(t("diagram.title"))
+    log = st.toggle(t("diagram.log"), help=t("diagram.log.help"), **page_state.bind("diagram_log"))
     diagram_view.show(s, "arch_diagram", _file_stem(s.spec), log)
 
 
 def _memory(page_state: ExplorePage, s: Summary) -> None:
-    head, switch = st.columns([3, 2], vertical_alignment="bottom")
-    head.subheader(t("memory.title"))
-    amp = switch.toggle(t("memory.amp_toggle"), help=t("memory.amp_toggle.help"), **page_state.bind("memory_amp"))
+    st.subheader(t("memory.title"))
+    amp = st.toggle(t("memory.amp_toggle"), help=t("memory.amp_toggle.help"), **page_state.bind("memory_amp"))
     memory_view.show(s, amp)
 
 

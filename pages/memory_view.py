@@ -92,7 +92,8 @@ def figure(summary: Summary, memory: StepMemory) -> go.Figure:
             fig.add_bar(x=names, y=values, name=t(key), marker_color=COLOURS[field],
                         hovertemplate="%{x}: %{y:,.2f} MiB<extra>" + t(key) + "</extra>")
     fig.update_layout(barmode="stack", height=320, margin=dict(t=30, b=10, l=10, r=10), xaxis_tickangle=-45,
-                      yaxis_title="MiB", legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1))
+                      yaxis_title="MiB", legend=dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1,
+                                                     traceorder="normal"))
     return fig
 
 

@@ -61,7 +61,7 @@ def _hyperparameters(s: TrainPage) -> list[Problem]:
     b.number_input(t("train.batch_size"), step=1, **s.bind("batch_size"))
     network_lr = TrainRequest(state.current_spec(), s.settings()).learning_rate if s.lr is None else None
     c.number_input(t("train.lr"), step=0.01, format="%g", help=t("train.lr.help"),
-                   placeholder=t("train.lr.default", lr=f"{network_lr:g}") if network_lr else None, **s.bind("lr"))
+                   placeholder=f"{network_lr:g}" if network_lr else None, **s.bind("lr"))
     a, b, c = st.columns(3)
     a.selectbox(t("train.optimizer"), tuple(OPTIMIZERS), format_func=option_labels(OPTIMIZERS), **s.bind("optimizer"))
     b.number_input(t("train.momentum"), step=0.1, format="%.3f", disabled=s.optimizer != "sgd", **s.bind("momentum"))
@@ -70,6 +70,9 @@ def _hyperparameters(s: TrainPage) -> list[Problem]:
         s.set("device", "auto")
     c.selectbox(t("train.device"), devices, help=t("train.device.help"), **s.bind("device"))
     st.number_input(t("train.max_train"), step=1000, help=t("train.max_train.help"), **s.bind("max_train_examples"))
+    if network_lr:  # the empty lr box trains at the network's own d2l rate: say which
+        st.caption(t("train.lr.default", lr=f"{network_lr:g}", network=arch_text(state.current_spec())
+                     if state.current_spec().family != "vgg" else "VGG"))
     problems = TrainRequest(state.current_spec(), s.settings()).problems()  # the core's own checks
     if problems:
         with st.container(key="train_input_errors"):

@@ -156,18 +156,18 @@ def _text_px(text: str) -> float:
     return sum(_char_px(ch) for ch in text)
 
 
-def fit_columns(table: pd.DataFrame, config: dict) -> dict:
+def fit_columns(table: pd.DataFrame, config: dict, editable: bool = False) -> dict:
     """Every column as wide as its longest cell or header, so no number is cut off.
 
     The grid sizes columns from a sample of the first rows, which cut ``102,764,544`` (VGG-11's
     first Linear, row 23) to ``2,764,544``; a width from every cell cannot. Counts are measured as
-    the grid shows them, with thousands separators.
+    the grid shows them, with thousands separators; an editable grid's headers carry a pencil icon.
     """
     fitted = dict(config)
     for name in table.columns:
         cells = [f"{v:,}" if isinstance(v, int) else str(v) for v in table[name].tolist()]
         entry = dict(fitted.get(name) or {})
-        header = _text_px(str(entry.get("label") or name)) + (20 if entry.get("help") else 0)
+        header = _text_px(str(entry.get("label") or name)) + (20 if entry.get("help") else 0) + (24 if editable else 0)
         entry["width"] = int(max([header] + [_text_px(c) for c in cells]) + 22)  # the grid pads 8 px a side
         fitted[name] = entry
     return fitted
