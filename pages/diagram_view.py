@@ -60,7 +60,8 @@ WIDE_PX = 700  # wider than the page's main column at 1024 pixels: say that the 
 def legend(widest: int = 0) -> str:
     """One line of colour swatches (input, convolution, pooling, fully connected) and how to read it."""
     words = {"input": t("diagram.input"), "conv": t("diagram.conv"), "pool": t("diagram.pool"), "fc": t("diagram.fc")}
-    items = "".join(f'<span class="swatch" style="background:{PALETTE[k]}"></span>{escape(w)}' for k, w in words.items())
+    items = "".join(f'<span class="swatch" style="background:{PALETTE[k]}"></span>{escape(w)}'
+                    for k, w in words.items())
     scroll = f" · {escape(t('diagram.scroll', width=widest))}" if widest > WIDE_PX else ""
     return f'<div class="vgg-legend">{items} · {escape(t("diagram.hover"))}{scroll}</div>'
 

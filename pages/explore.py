@@ -14,8 +14,8 @@ from pages.explore_inputs import (
 )
 from pages.i18n import option_labels, say, t
 from pages.views import (
-    PRESET_KEYS, block_label, blocks_table, count_columns, exact, fit_columns, layer_names, layers_table, md_escape, pct,
-    summary_of,
+    PRESET_KEYS, block_label, blocks_table, count_columns, exact, fit_columns, layer_names, layers_table, md_escape,
+    pct, summary_of,
 )
 from vgg_core.model import model_code
 from vgg_core.report import human, human_bytes, human_macs, to_csv
@@ -118,7 +118,8 @@ def _inputs(s: ExplorePage, spec: ArchSpec) -> None:
     a, _ = st.columns(2)
     number(a, "fc_width", MAX_FC_WIDTH)
     # A row of its own: beside the FC width, "BatchNorm" ends in "…" at 1024 pixels.
-    st.checkbox(t("input.batch_norm"), help=t("input.batch_norm.help"), **s.bind("batch_norm", on_input, ("batch_norm",)))
+    st.checkbox(t("input.batch_norm"), help=t("input.batch_norm.help"),
+                **s.bind("batch_norm", on_input, ("batch_norm",)))
     _errors(s, "fc_width", "batch_norm")
 
 
@@ -206,11 +207,12 @@ def _table(page_state: ExplorePage, s: Summary) -> None:
     for name in (t("col.block"), t("col.layer")):  # kept in view while the figures scroll sideways
         if name in config:
             config[name]["pinned"] = True
+    explained = [r.name if r.arithmetic else "" for r in s.layers]  # a click on a row without formulas: no change
     with st.container(key="layer_table"):
         if view == "layers":
             st.dataframe(table, hide_index=True, column_config=config, height=(rows + 1) * _ROW_PX + 3,
-                         key=LAYER_ROWS, on_select=partial(on_layer_row, LAYER_ROWS, [r.name if r.arithmetic else "" for r in s.layers]),
-                         selection_mode="single-row")
+                         key=LAYER_ROWS, selection_mode="single-row",
+                         on_select=partial(on_layer_row, LAYER_ROWS, explained))
         else:
             st.dataframe(table, hide_index=True, column_config=config, height=(rows + 1) * _ROW_PX + 3)
     if view == "layers":

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from pages import i18n, views
-from streamlit_browser import EXCEPTION, IDLE, open_app, wait_idle
+from streamlit_browser import EXCEPTION, open_app, wait_idle
 from vgg_core.diagram import layout
 from vgg_core.report import human_bytes
 from vgg_core.spec import ArchSpec
@@ -52,8 +52,8 @@ def open_exercises(page, texts) -> None:
 
 
 @pytest.mark.timeout(300)
-def test_the_diagram_hovers_and_grows_with_a_block_and_follows_a_kernel_typed_in_the_grid(app_server, page,
-                                                                                          record_property):
+def test_the_diagram_hovers_and_grows_with_a_block_a_row_explains_itself_and_a_kernel_goes_in_the_grid(
+        app_server, page, record_property):
     open_app(page, app_server)
     page.wait_for_selector(BOXES, state="attached")
     vgg11 = layout(summarize(ArchSpec()))
@@ -70,6 +70,22 @@ def test_the_diagram_hovers_and_grows_with_a_block_and_follows_a_kernel_typed_in
     conv = vgg11.items[1].data  # the conv box folds its ReLU: both outputs count as its activations
     assert f"parameters: {conv.params:,}" in title and f"MACs: {conv.macs:,}" in title
     assert f"activation memory: {human_bytes(conv.activation_bytes)}" in title and conv.params == 640
+
+    # A row clicked in the layer table: its formulas, with its own numbers, under the table.
+    grid = page.locator(".st-key-layer_table [data-testid='stDataFrame']")
+    grid.scroll_into_view_if_needed()
+    for _ in range(10):  # the canvas grid may still be drawing: click until the row is taken
+        rect = grid.bounding_box()
+        page.mouse.click(rect["x"] + ROW_MARKER_PX / 2, rect["y"] + 35 + 6 * 35 + 17)  # row 7: conv3_1
+        try:
+            page.wait_for_function("() => (document.querySelector('.st-key-layer_explain')?.innerText || '')"
+                                   ".includes('3·3·128·256 + 256 = 295,168')", timeout=3000)
+            break
+        except PlaywrightTimeout:
+            wait_idle(page)
+    else:
+        pytest.fail("clicking conv3_1's row never explained it")
+    wait_idle(page)
 
     # A block more through the conv_arch text: one conv box and one pool box more.
     box = page.locator(".st-key-explore_conv_arch input")
@@ -100,7 +116,8 @@ def test_the_diagram_hovers_and_grows_with_a_block_and_follows_a_kernel_typed_in
     else:
         pytest.fail("the block grid's kernel cell editor never opened")
     page.keyboard.press("Enter")
-    page.wait_for_function("() => document.querySelector('.st-key-explore_conv_arch input').value.includes('(1, 128, 5)')")
+    page.wait_for_function("() => document.querySelector('.st-key-explore_conv_arch input').value"
+                           ".includes('(1, 128, 5)')")
     wait_idle(page)
     assert page.locator(f"{BOXES}[data-kernel='5×5']").count() == 1
     spec = ArchSpec(conv_arch=((1, 64), (1, 128, 5), (2, 256), (2, 512), (2, 512), (2, 512)))

@@ -98,7 +98,8 @@ def test_the_block_table_has_a_kernel_column_that_follows_the_text():
 def test_an_edit_of_the_kernel_column_becomes_a_triple_and_3_stays_a_pair():
     base = [(1, 64), (1, 128, 5), (2, 256)]
     delta = {"edited_rows": {"0": {"kernel": 5.0}, "1": {"kernel": 3}, "2": {"kernel": 4}},
-             "added_rows": [{"num_convs": 1, "out_channels": 512}, {"num_convs": 1, "out_channels": 512, "kernel": 2.5}]}
+             "added_rows": [{"num_convs": 1, "out_channels": 512},
+                            {"num_convs": 1, "out_channels": 512, "kernel": 2.5}]}
     assert explore_inputs.blocks_after_edit(base, delta) == [(1, 64, 5), (1, 128), (2, 256, 4), (1, 512), (1, 512, 2.5)]
     # The text the edit writes is d2l's spelling, which the core then checks.
     assert format_conv_arch(explore_inputs.blocks_after_edit(base, {})) == "((1, 64), (1, 128, 5), (2, 256))"
