@@ -23,7 +23,7 @@ from vgg_core.request import TrainRequest, TrainSettings
 from vgg_core.summary import Summary
 
 from .i18n import t
-from .views import SAFE_INT, exact, layer_names
+from .views import SAFE_INT, exact, fit_columns, layer_names
 
 # LayerMemory field -> header key, in the order a step fills them; written out in full.
 PARTS = {"param_bytes": "memory.weights", "grad_bytes": "memory.grads", "optimizer_bytes": "memory.optimizer",
@@ -67,12 +67,14 @@ def show(summary: Summary, amp: bool) -> None:
     with st.container(key="memory_chart"):
         st.plotly_chart(figure(summary, memory), key="memory_figure", config={"displayModeBar": False})
     with st.container(key="memory_table"):
-        st.dataframe(table(summary, memory), hide_index=True, height=min(len(memory.rows) + 1, 12) * 35 + 3)
+        per_layer = table(summary, memory)
+        st.dataframe(per_layer, hide_index=True, height=min(len(per_layer) + 1, 12) * 35 + 3,
+                     column_config=fit_columns(per_layer, {}))
     with st.container(key="memory_parts"):
         parts = parts_table(memory)
         numeric = pd.api.types.is_numeric_dtype(parts[t("memory.bytes")])  # text past 2**53, digit for digit
         config = {t("memory.bytes"): st.column_config.NumberColumn(format="localized")} if numeric else {}
-        st.dataframe(parts, hide_index=True, column_config=config)
+        st.dataframe(parts, hide_index=True, column_config=fit_columns(parts, config))
         st.caption(t("memory.not_per_layer", workspace=human_bytes(memory.workspace_bytes),
                      dataset=human_bytes(memory.dataset_bytes), total=human_bytes(memory.total_bytes)))
 
