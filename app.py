@@ -14,7 +14,7 @@ from pages import downloads, routing, session, state
 from pages.i18n import LANG_KEY, LANG_LABELS, LANGS, say, t
 from pages.views import PRESET_KEYS, exact, md_escape, summary_of
 from vgg_core.report import human, human_macs
-from vgg_core.spec import format_compact
+from vgg_core.spec import arch_text, format_compact
 
 PAGES = (
     ("pages/explore.py", "nav.explore", ":material/account_tree:", "explore"),
@@ -32,8 +32,9 @@ def sidebar() -> None:
         with st.container(key="sidebar_arch", border=True):
             st.markdown(f"**{t('sidebar.current')}**: {t(PRESET_KEYS[state.preset_of(spec)])}")
             ratio = f" ÷ {spec.ratio}" if spec.ratio != 1 else ""
+            blocks = arch_text(spec) if spec.family_info.stages is not None else format_compact(spec.conv_arch)
             st.markdown(
-                f"{t('sidebar.blocks')}: `{format_compact(spec.conv_arch)}`{ratio}  \n"
+                f"{t('sidebar.blocks')}: `{blocks}`{ratio}  \n"
                 f"{t('sidebar.input')}: {spec.in_channels}×{spec.input_size}×{spec.input_size} · "
                 f"{t('sidebar.classes')}: {spec.num_classes} · {t('sidebar.fc')}: {spec.fc_width}"
                 + (" · BN" if spec.batch_norm else "")

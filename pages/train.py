@@ -21,11 +21,11 @@ from vgg_core.estimate import estimate_training
 from vgg_core.launch import LaunchError, busy_runs, delete_run, measure_speed, start_run, stop_run
 from vgg_core.problems import Problem, ProblemsError
 from vgg_core.report import human, human_bytes, human_macs
-from vgg_core.request import TrainRequest
+from vgg_core.request import TrainRequest, default_lr
 from vgg_core.run_folder import METRICS, MODEL, run_file, runs_root
 from vgg_core.run_report import metrics_csv, progress
 from vgg_core.runs import RunRecord, list_runs
-from vgg_core.spec import SpecError, format_compact, preset
+from vgg_core.spec import SpecError, arch_text, preset
 
 HOURS_WARNING_S = 3600
 OPTIMIZERS = {"sgd": "train.opt.sgd", "adam": "train.opt.adam"}
@@ -37,7 +37,7 @@ def render() -> None:
     summary = summary_of(spec)
     st.title(t("train.title"))
     st.caption(t("train.caption"))
-    st.markdown(t("train.arch", arch=f"`{format_compact(spec.blocks)}`", size=spec.input_size,
+    st.markdown(t("train.arch", arch=f"`{arch_text(spec)}`", size=spec.input_size,
                   params=human(summary.total_params), macs=human_macs(summary.total_macs)))
     left, right = st.columns([3, 2], gap="large")
     with left:
@@ -59,7 +59,9 @@ def _hyperparameters(s: TrainPage) -> list[Problem]:
     a, b, c = st.columns(3)
     a.number_input(t("train.epochs"), step=1, **s.bind("epochs"))
     b.number_input(t("train.batch_size"), step=1, **s.bind("batch_size"))
-    c.number_input(t("train.lr"), step=0.01, format="%g", **s.bind("lr"))
+    network_lr = TrainRequest(state.current_spec(), s.settings()).learning_rate if s.lr is None else None
+    c.number_input(t("train.lr"), step=0.01, format="%g", help=t("train.lr.help"),
+                   placeholder=f"{network_lr:g}" if network_lr else None, **s.bind("lr"))
     a, b, c = st.columns(3)
     a.selectbox(t("train.optimizer"), tuple(OPTIMIZERS), format_func=option_labels(OPTIMIZERS), **s.bind("optimizer"))
     b.number_input(t("train.momentum"), step=0.1, format="%.3f", disabled=s.optimizer != "sgd", **s.bind("momentum"))
@@ -68,6 +70,9 @@ def _hyperparameters(s: TrainPage) -> list[Problem]:
         s.set("device", "auto")
     c.selectbox(t("train.device"), devices, help=t("train.device.help"), **s.bind("device"))
     st.number_input(t("train.max_train"), step=1000, help=t("train.max_train.help"), **s.bind("max_train_examples"))
+    if network_lr:  # the empty lr box trains at the network's own d2l rate: say which
+        st.caption(t("train.lr.default", lr=f"{network_lr:g}", network=arch_text(state.current_spec())
+                     if state.current_spec().family != "vgg" else "VGG"))
     problems = TrainRequest(state.current_spec(), s.settings()).problems()  # the core's own checks
     if problems:
         with st.container(key="train_input_errors"):
@@ -144,8 +149,9 @@ def _apply_d2l() -> None:
     """
     s = TrainPage.get()
     defaults = TrainPage()
-    for name in ("epochs", "batch_size", "lr", "optimizer", "momentum", "max_train_examples"):
+    for name in ("epochs", "batch_size", "optimizer", "momentum", "max_train_examples"):
         s.set(name, getattr(defaults, name))
+    s.set("lr", default_lr("sgd"))  # d2l 7.2.3's 0.05, written out: the button sets the book's VGG
     current = state.current_spec()
     try:
         spec = preset("d2l").replace(in_channels=current.in_channels)
