@@ -2,17 +2,19 @@
 
 Run with ``streamlit run app.py``. The current architecture and the language live in session
 state and in the URL (see pages/state.py); each page is one file in pages/ with a render().
+``app`` is the web server (``st.App``) with one route of its own: a run's files streamed from disk.
 """
 
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from pages import routing, session, state
+from pages import downloads, routing, session, state
 from pages.i18n import LANG_KEY, LANG_LABELS, LANGS, say, t
 from pages.views import PRESET_KEYS, exact, md_escape, summary_of
 from vgg_core.report import human, human_macs
-from vgg_core.spec import format_compact
+from vgg_core.spec import arch_text, format_compact
 
 PAGES = (
     ("pages/explore.py", "nav.explore", ":material/account_tree:", "explore"),
@@ -30,8 +32,9 @@ def sidebar() -> None:
         with st.container(key="sidebar_arch", border=True):
             st.markdown(f"**{t('sidebar.current')}**: {t(PRESET_KEYS[state.preset_of(spec)])}")
             ratio = f" ÷ {spec.ratio}" if spec.ratio != 1 else ""
+            blocks = arch_text(spec) if spec.family_info.stages is not None else format_compact(spec.conv_arch)
             st.markdown(
-                f"{t('sidebar.blocks')}: `{format_compact(spec.conv_arch)}`{ratio}  \n"
+                f"{t('sidebar.blocks')}: `{blocks}`{ratio}  \n"
                 f"{t('sidebar.input')}: {spec.in_channels}×{spec.input_size}×{spec.input_size} · "
                 f"{t('sidebar.classes')}: {spec.num_classes} · {t('sidebar.fc')}: {spec.fc_width}"
                 + (" · BN" if spec.batch_norm else "")
@@ -60,4 +63,9 @@ def main() -> None:
     state.sync_url(session.current_url_params())
 
 
-main()
+if get_script_run_ctx() is None:
+    # The web server importing this file (``streamlit run`` finds ``app``): Streamlit plus the route
+    # that streams a run's weights from disk.
+    app = st.App("app.py", routes=downloads.ROUTES)
+else:
+    main()  # a session's run of the page

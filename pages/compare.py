@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from pages import charts, routing, state
+from pages import charts, diagram_view, routing, state
+from pages.exercises import compare_answer
 from pages.i18n import option_labels, say, t
 from pages.results_view import results_section, side_by_side
 from pages.run_picker import pick_runs, short_name
@@ -14,7 +15,7 @@ from pages.views import PRESET_KEYS, block_label, exact, md_escape, pct, summary
 from vgg_core.report import human, human_bytes, human_macs, shape_text
 from vgg_core.run_folder import runs_root
 from vgg_core.runs import list_runs
-from vgg_core.spec import PRESETS, ArchSpec, SpecError, format_compact, parse_conv_arch
+from vgg_core.spec import ArchSpec, SpecError, arch_text, parse_conv_arch
 from vgg_core.summary import Summary
 
 def render() -> None:
@@ -41,6 +42,8 @@ def _architectures(s: ComparePage, summaries: list[tuple[str, Summary]]) -> None
     st.subheader(t("compare.totals"))
     with st.container(key="compare_totals"):
         st.table(_totals_frame(summaries))
+    if s.exercise:
+        compare_answer(summaries)
     st.subheader(t("compare.shapes"))
     with st.container(key="compare_shapes"):
         st.table(_shapes_frame(summaries))
@@ -50,6 +53,9 @@ def _architectures(s: ComparePage, summaries: list[tuple[str, Summary]]) -> None
     a, b = st.columns(2)
     a.plotly_chart(charts.grouped(df, "params", t("compare.params"), order, log), key="compare_params")
     b.plotly_chart(charts.grouped(df, "macs", t("compare.macs"), order, log), key="compare_macs")
+    st.subheader(t("compare.diagrams"))
+    st.caption(t("compare.diagrams.caption"))
+    diagram_view.stack(summaries, "compare_diagrams", log=log)
 
 
 def _finished_runs(s: ComparePage) -> None:
@@ -85,14 +91,15 @@ def _choose(s: ComparePage, current: ArchSpec) -> list[tuple[str, ArchSpec]]:
             entries.append((label(name), current))
             continue
         try:
-            entries.append((label(name), current.replace(conv_arch=PRESETS[name].conv_arch, ratio=PRESETS[name].ratio)))
+            entries.append((label(name), state.named_on(current, name)))
         except SpecError as err:
             st.error(t("compare.preset.error", name=label(name), problem=md_escape(say(err))))
     for n, line in enumerate(custom.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            entries.append((t("compare.custom.name", n=n), current.replace(conv_arch=parse_conv_arch(line), ratio=1)))
+            spec = current.replace(family="vgg", conv_arch=parse_conv_arch(line), ratio=1)
+            entries.append((t("compare.custom.name", n=n), spec))
         except SpecError as err:
             st.error(t("compare.custom.error", n=n, problem=md_escape(say(err))))
     return entries
@@ -100,8 +107,10 @@ def _choose(s: ComparePage, current: ArchSpec) -> list[tuple[str, ArchSpec]]:
 
 def _totals_frame(summaries: list[tuple[str, Summary]]) -> pd.DataFrame:
     rows = {
-        t("row.conv_arch"): lambda s: format_compact(s.spec.blocks),
-        t("row.conv_layers"): lambda s: str(sum(n for n, _ in s.spec.blocks)),
+        t("row.conv_arch"): lambda s: arch_text(s.spec),
+        t("row.conv_layers"): lambda s: str(sum(len(stage.convs) for stage in s.spec.stages)),
+        t("row.kernels"): _kernels,
+        t("row.receptive_fields"): _receptive_fields,
         t("row.flatten"): lambda s: exact(s.flatten_size),
         t("row.params"): lambda s: exact(s.total_params),
         t("row.params_h"): lambda s: human(s.total_params),
@@ -115,9 +124,19 @@ def _totals_frame(summaries: list[tuple[str, Summary]]) -> pd.DataFrame:
     return pd.DataFrame({label: [f(s) for f in rows.values()] for label, s in summaries}, index=list(rows))
 
 
+def _kernels(s: Summary) -> str:
+    """Each block's kernel sides (AlexNet: 11, 5, 3)."""
+    return " · ".join("/".join(dict.fromkeys(str(c.kernel) for c in stage.convs)) for stage in s.spec.stages)
+
+
+def _receptive_fields(s: Summary) -> str:
+    """The receptive field after each block's pool: the same for a stack of 3x3s and one larger kernel."""
+    return " · ".join(str(r.receptive_field) for r in s.layers if r.type == "MaxPool2d")
+
+
 def _shapes_frame(summaries: list[tuple[str, Summary]]) -> pd.DataFrame:
     """One row per block (the longest architecture sets the count), then the classifier's output."""
-    n_blocks = max(len(s.spec.conv_arch) for _, s in summaries)
+    n_blocks = max(len(s.spec.stages) for _, s in summaries)
     index = [block_label(f"block {i}") for i in range(1, n_blocks + 1)] + ["Flatten", block_label("classifier")]
     columns = {}
     for label, s in summaries:

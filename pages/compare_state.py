@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vgg_core.spec import PRESETS
+from vgg_core.spec import NAMED
 
 from . import results_state
 from .session import PageState
 
 CURRENT = "current"
-CHOICES = (CURRENT, *PRESETS)
+CHOICES = (CURRENT, *NAMED)  # the VGG presets and AlexNet, on the current input
 
 
 @dataclass
@@ -22,6 +22,7 @@ class ComparePage(PageState):
     custom: str = ""
     runs: list[str] | None = None  # None: the newest finished runs
     log: bool = False
+    exercise: bool = False  # d2l 7.2's exercise 2 (VGG-11 beside AlexNet) was asked from Explore: answer it
     results_sweep: str = ""
     results_states: list[str] = field(default_factory=list)
     results_search: str = ""

@@ -59,12 +59,11 @@ def gpu_charts(history: History, gap: float) -> dict[str, go.Figure]:
         return [(f"GPU {i}", gpu_value(i, name)) for i in indices]
 
     def refs(name: str, label_key: str) -> list[tuple[str, float]]:
-        out = []
-        for i in indices:
-            value = latest_gpu(history, i, name)
-            if value is not None:
-                out.append((t(label_key) + (f" GPU {i}" if several else ""), value))
-        return out
+        """One dotted line per GPU; one unnamed line when they all share it (same cards: labels on top of each other)."""
+        values = {i: v for i in indices if (v := latest_gpu(history, i, name)) is not None}
+        if several and len(values) == len(indices) and len(set(values.values())) == 1:
+            return [(t(label_key), next(iter(values.values())))]
+        return [(t(label_key) + (f" GPU {i}" if several else ""), v) for i, v in values.items()]
 
     return {
         "util": line_chart(history, lines("util"), t("gpu.chart.util"), gap=gap, y_range=(0, 100)),

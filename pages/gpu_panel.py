@@ -15,13 +15,14 @@ import streamlit as st
 
 from vgg_core import glossary as fields
 from vgg_core import gpu
-from vgg_core.gpu import GPU_FIELDS, HOST_FIELDS, PROCESS_FIELDS, GpuInfo, Snapshot
+from vgg_core.gpu import GPU_DETAIL_FIELDS, GPU_FIELDS, HOST_FIELDS, PROCESS_FIELDS, GpuInfo, Snapshot
 from vgg_core.gpu_history import History, gpu_value, same_pci, working
+from vgg_core.run_folder import runs_root
 
-from . import gpu_charts
+from . import gpu_charts, gpu_training
 from .gpu_views import (
-    clock, gib, gpu_table, gpu_table_config, glossary_rows, na_reasons, process_table, process_table_config, share,
-    show, tip,
+    clock, details_table, details_table_config, gib, gpu_table, gpu_table_config, glossary_rows, limits_line,
+    na_reasons, process_table, process_table_config, share, show, tip,
 )
 from .i18n import lang, say, t
 from .session import typed
@@ -29,6 +30,7 @@ from .session import typed
 PAGE = "gpu_page"  # the GPU page's history; a compact panel has its own, by its key
 STALE_SECONDS = 10.0  # no sample for this long: the page was left, so a new visit starts a new history
 SPARK = 60  # samples in a compact panel's sparklines
+CARD_FIGURE_PX = 200  # one big figure of a GPU card: '143,771 MiB' (an H200 full) fits
 _CHART_CONFIG = {"displayModeBar": False}
 
 
@@ -80,6 +82,7 @@ def _live_full(every: float | None) -> None:
         with st.container(key="gpu_reason"):
             st.warning(t("gpu.none", reason=say(snap.reason)), icon=":material/info:")
     _host(snap)
+    gpu_training.training_processes(runs_root())
     _charts(h, _gap(every))
 
 
@@ -96,13 +99,24 @@ def _gpus(snap: Snapshot) -> None:
     for g in ok:
         _card(g)
     if ok:
+        with st.container(key="gpu_util_note"):
+            st.caption(f":material/lightbulb: {fields.util_note(lang())}")
         st.markdown(f"**{t('gpu.table')}**")
         with st.container(key="gpu_table"):
             st.dataframe(gpu_table(ok), hide_index=True, column_config=gpu_table_config(ok))
+        _details(ok)
         missing = na_reasons(ok)
         if missing:
             st.caption(t("gpu.na", items="; ".join(missing)))
         _processes(ok)
+
+
+def _details(gpus: list[GpuInfo]) -> None:
+    """Clocks, PCIe and why the clocks are held down: a second table, so nvidia-smi's keeps its width."""
+    st.markdown(f"**{t('gpu.details')}**", help=t("gpu.details.help"))
+    with st.container(key="gpu_details"):
+        st.dataframe(details_table(gpus), hide_index=True, column_config=details_table_config(gpus))
+        st.markdown(t("gpu.limits", reasons=limits_line(gpus)), help=tip("throttle_reasons", gpus))
 
 
 def _unanswered(g: GpuInfo) -> None:
@@ -137,17 +151,25 @@ def _ram_text(snap: Snapshot) -> tuple[str, str]:
 
 
 def _card(g: GpuInfo) -> None:
-    """The four figures people watch while training, big; the rest is in the table."""
+    """The four figures people watch while training, big; the rest is in the table.
+
+    Each figure is a box of fixed width in a row that wraps: four abreast on a wide screen, two by
+    two at 1024 px, where four equal columns cut '40,321 MiB' short.
+    """
     with st.container(key=f"gpu_card_{g.index}", border=True):
         st.markdown(f"**GPU {g.index} · {show('name', g.name)}** · `{show('bus_id', g.bus_id)}`")
-        a, b, c, d = st.columns(4)
-        a.metric(t("gpu.card.util"), show("utilization_percent", g.utilization_percent),
-                 help=tip("utilization_percent", [g]))
-        b.metric(t("gpu.card.memory"), show("memory_used_mib", g.memory_used_mib), help=tip("memory_used_mib", [g]))
-        b.caption(_memory_of(g))
-        c.metric(t("gpu.card.temp"), show("temperature_c", g.temperature_c), help=tip("temperature_c", [g]))
-        d.metric(t("gpu.card.power"), show("power_draw_w", g.power_draw_w), help=tip("power_draw_w", [g]))
-        d.caption(_power_of(g))
+        figures = (
+            ("gpu.card.util", "utilization_percent", None),
+            ("gpu.card.memory", "memory_used_mib", _memory_of(g)),
+            ("gpu.card.temp", "temperature_c", None),
+            ("gpu.card.power", "power_draw_w", _power_of(g)),
+        )
+        with st.container(horizontal=True, gap="medium"):
+            for label, key, under in figures:
+                with st.container(width=CARD_FIGURE_PX):
+                    st.metric(t(label), show(key, getattr(g, key)), help=tip(key, [g]))
+                    if under:
+                        st.caption(under)
 
 
 def _processes(gpus: list[GpuInfo]) -> None:
@@ -155,7 +177,7 @@ def _processes(gpus: list[GpuInfo]) -> None:
     with st.container(key="gpu_processes"):
         table = process_table(gpus)
         if len(table):
-            st.dataframe(table, hide_index=True, column_config=process_table_config())
+            st.dataframe(table, hide_index=True, column_config=process_table_config(gpus))
         else:
             st.caption(t("gpu.processes.none"))
         for g in gpus:
@@ -193,7 +215,7 @@ def glossary() -> None:
         st.info(fields.note(lang()), icon=":material/lightbulb:")
         for title, keys in (
             ("gpu.glossary.header", ("driver_version", "cuda_version")),
-            ("gpu.glossary.gpu", [*GPU_FIELDS, "lost"]),
+            ("gpu.glossary.gpu", [*GPU_FIELDS, *GPU_DETAIL_FIELDS, "lost"]),
             ("gpu.glossary.process", [f"processes.{k}" for k in PROCESS_FIELDS]),
             ("gpu.glossary.host", [f"host.{k}" for k in HOST_FIELDS]),
         ):

@@ -15,7 +15,7 @@ from typing import Any, Mapping
 import streamlit as st
 
 from vgg_core.problems import Problem, problem
-from vgg_core.spec import PRESETS, ArchSpec, SpecError, format_compact, parse_conv_arch
+from vgg_core.spec import NAMED, ArchSpec, SpecError, format_compact, parse_conv_arch
 
 from .i18n import LANG_KEY, LANGS
 
@@ -33,7 +33,9 @@ URL_NAMES = {
     "num_classes": "classes",
     "fc_width": "fc",
     "batch_norm": "bn",
+    "family": "family",
 }
+FIXED = ("conv_arch", "ratio")  # what a fixed family (AlexNet) does not take: written to no link
 
 
 @dataclass
@@ -41,6 +43,7 @@ class AppState:
     spec: ArchSpec = _DEFAULT
     version: int = 0  # bumped when the spec is set from outside the Explore inputs, which then reseed
     url_warning: list[Problem] | None = None  # what was wrong with a shared link
+    lang: str = "en"  # the language radio's value, kept here too (st.switch_page drops widget values)
 
 
 # --- pure helpers (no Streamlit) ---------------------------------------------------------
@@ -49,9 +52,10 @@ class AppState:
 def spec_to_query(spec: ArchSpec) -> dict[str, str]:
     """Only what differs from d2l's VGG-11, so the first screen's URL stays clean."""
     query: dict[str, str] = {}
+    fixed = spec.family_info.stages is not None
     for field, name in URL_NAMES.items():
         value = getattr(spec, field)
-        if value == getattr(_DEFAULT, field):
+        if value == getattr(_DEFAULT, field) or (fixed and field in FIXED):
             continue
         if field == "conv_arch":
             query[name] = format_compact(value)
@@ -79,6 +83,8 @@ def spec_from_query(params: Mapping[str, str]) -> ArchSpec:
             if text not in ("0", "1"):
                 problems.append(problem("url_not_bool", param=f"{name}={text[:20]!r}"))
             changes[field] = text == "1"
+        elif field == "family":
+            changes[field] = text[:40]  # the core names an unknown family and the ones it knows
         elif re.fullmatch(r"\d{1,9}", text):
             changes[field] = int(text)
         else:
@@ -86,7 +92,9 @@ def spec_from_query(params: Mapping[str, str]) -> ArchSpec:
     problems += ratio_problems(changes.get("ratio"))
     if problems:
         raise SpecError(problems)
-    return _DEFAULT.replace(**changes) if changes else _DEFAULT
+    # Made afresh, not replaced on the default: a fixed family has no blocks unless the link gives some
+    # (then the core refuses them by name).
+    return ArchSpec(**changes) if changes else _DEFAULT
 
 
 def ratio_problems(ratio: Any) -> list[Problem]:
@@ -98,11 +106,19 @@ def ratio_problems(ratio: Any) -> list[Problem]:
 
 
 def preset_of(spec: ArchSpec) -> str:
-    """The preset whose blocks and ratio the spec has (inputs and classes may differ), else 'custom'."""
-    for name, p in PRESETS.items():
-        if p.conv_arch == spec.conv_arch and p.ratio == spec.ratio:
+    """The named network whose blocks and ratio the spec has (inputs and classes may differ), else
+    'custom'; a fixed family (AlexNet) is its own name."""
+    for name, p in NAMED.items():
+        if p.family == spec.family and p.conv_arch == spec.conv_arch and p.ratio == spec.ratio:
             return name
     return CUSTOM
+
+
+def named_on(spec: ArchSpec, name: str) -> ArchSpec:
+    """The named network (a preset or AlexNet) with ``spec``'s input, classes, classifier and BatchNorm:
+    what Compare sets side by side and what an Explore preset makes. Raises SpecError if it does not fit."""
+    p = NAMED[name]
+    return spec.replace(family=p.family, conv_arch=p.conv_arch, ratio=p.ratio)
 
 
 # --- session state -----------------------------------------------------------------------
@@ -112,6 +128,11 @@ def app() -> AppState:
     found = st.session_state.get(KEY)
     if not isinstance(found, AppState):
         found = st.session_state[KEY] = _from_url()
+    # A page change by st.switch_page sends no widget values, and Streamlit then drops them all: the
+    # language radio's comes back from here, before the radio is drawn.
+    if st.session_state.get(LANG_KEY) not in LANGS:
+        st.session_state[LANG_KEY] = found.lang
+    found.lang = st.session_state[LANG_KEY]
     return found
 
 
@@ -121,9 +142,9 @@ def _from_url() -> AppState:
     lang = params.get("lang", "en")
     st.session_state.setdefault(LANG_KEY, lang if lang in LANGS else "en")
     try:
-        return AppState(spec=spec_from_query(params))
+        return AppState(spec=spec_from_query(params), lang=st.session_state[LANG_KEY])
     except SpecError as err:
-        return AppState(url_warning=err.problems)
+        return AppState(url_warning=err.problems, lang=st.session_state[LANG_KEY])
 
 
 def current_spec() -> ArchSpec:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import charts, routing, session, state
+from pages import charts, downloads, routing, session, state
 from pages.gpu_panel import compact_panel
 from pages.i18n import duration, option_labels, say, t
 from pages.queue_view import queue_section
@@ -24,11 +24,11 @@ from vgg_core.launch import LaunchError, busy_runs, delete_run, start_run, stop_
 from vgg_core.problems import Problem, ProblemsError
 from vgg_core.queue import ensure_scheduler, queue_position, queue_runs, scheduler_pid
 from vgg_core.report import human, human_bytes, human_macs
-from vgg_core.request import MAX_NAME, MAX_NOTE, TrainRequest
+from vgg_core.request import MAX_NAME, MAX_NOTE, TrainRequest, default_lr
 from vgg_core.run_folder import METRICS, MODEL, run_file, runs_root
 from vgg_core.run_report import metrics_csv, progress
 from vgg_core.runs import RunRecord, list_runs
-from vgg_core.spec import SpecError, format_compact, preset
+from vgg_core.spec import SpecError, arch_text, preset
 
 HOURS_WARNING_S = 3600
 OPTIMIZERS = {"sgd": "train.opt.sgd", "adam": "train.opt.adam"}
@@ -40,7 +40,7 @@ def render() -> None:
     summary = summary_of(spec)
     st.title(t("train.title"))
     st.caption(t("train.caption"))
-    st.markdown(t("train.arch", arch=f"`{format_compact(spec.blocks)}`", size=spec.input_size,
+    st.markdown(t("train.arch", arch=f"`{arch_text(spec)}`", size=spec.input_size,
                   params=human(summary.total_params), macs=human_macs(summary.total_macs)))
     left, right = st.columns([3, 2], gap="large")
     with left:
@@ -80,7 +80,9 @@ def _hyperparameters(s: TrainPage) -> list[Problem]:
     a, b, c = st.columns(3)
     a.number_input(t("train.epochs"), step=1, **s.bind("epochs"))
     b.number_input(t("train.batch_size"), step=1, **s.bind("batch_size"))
-    c.number_input(t("train.lr"), step=0.01, format="%g", **s.bind("lr"))
+    network_lr = TrainRequest(state.current_spec(), s.settings()).learning_rate if s.lr is None else None
+    c.number_input(t("train.lr"), step=0.01, format="%g", help=t("train.lr.help"),
+                   placeholder=f"{network_lr:g}" if network_lr else None, **s.bind("lr"))
     a, b, c = st.columns(3)
     a.selectbox(t("train.optimizer"), tuple(OPTIMIZERS), format_func=option_labels(OPTIMIZERS), **s.bind("optimizer"))
     b.number_input(t("train.momentum"), step=0.1, format="%.3f", disabled=s.optimizer != "sgd", **s.bind("momentum"))
@@ -89,6 +91,9 @@ def _hyperparameters(s: TrainPage) -> list[Problem]:
         s.set("device", "auto")
     c.selectbox(t("train.device"), devices, help=t("train.device.help"), **s.bind("device"))
     st.number_input(t("train.max_train"), step=1000, help=t("train.max_train.help"), **s.bind("max_train_examples"))
+    if network_lr:  # the empty lr box trains at the network's own d2l rate: say which
+        st.caption(t("train.lr.default", lr=f"{network_lr:g}", network=arch_text(state.current_spec())
+                     if state.current_spec().family != "vgg" else "VGG"))
     a, b = st.columns(2)
     a.text_input(t("train.name"), max_chars=MAX_NAME, placeholder=t("train.name_hint"), **s.bind("name"))
     b.text_input(t("train.note"), max_chars=MAX_NOTE, placeholder=t("train.note_hint"), **s.bind("note"))
@@ -142,8 +147,9 @@ def _apply_d2l() -> None:
     """
     s = TrainPage.get()
     defaults = TrainPage()
-    for name in ("epochs", "batch_size", "lr", "optimizer", "momentum", "max_train_examples"):
+    for name in ("epochs", "batch_size", "optimizer", "momentum", "max_train_examples"):
         s.set(name, getattr(defaults, name))
+    s.set("lr", default_lr("sgd"))  # d2l 7.2.3's 0.05, written out: the button sets the book's VGG
     current = state.current_spec()
     try:
         spec = preset("d2l").replace(in_channels=current.in_channels)
@@ -339,11 +345,9 @@ def _manage(s: TrainPage, run: RunRecord) -> None:
         a.download_button(t("train.dl_metrics"), data=lambda: metrics_csv(run.metrics),
                           file_name=f"{run.run_id}-metrics.csv", mime="text/csv", key="train_dl_metrics",
                           icon=":material/download:")
-    weights = run_file(run.path, MODEL)
-    if weights is not None:
-        b.download_button(t("train.dl_weights"), data=lambda: weights.read_bytes(),
-                          file_name=f"{run.run_id}-model.pt", mime="application/octet-stream",
-                          key="train_dl_weights", icon=":material/download:")
+    if run_file(run.path, MODEL) is not None:  # streamed from disk by the app's own route, never held in memory
+        with b.container(key="train_dl_weights"):
+            st.link_button(t("train.dl_weights"), downloads.url(run.run_id, MODEL), icon=":material/download:")
     c.button(t("train.delete"), key="train_delete", on_click=_ask_delete, args=(run.run_id,), icon=":material/delete:")
     if s.confirm_delete == run.run_id:
         with st.container(key="train_delete_ask"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Mapping
 
 from vgg_core.request import TrainSettings, check_setting
 
@@ -31,7 +32,7 @@ class TrainPage(PageState):
     # d2l's train_ch6: lr 0.05, 10 epochs, batch 128, plain SGD; 0 examples means all 60,000.
     epochs: int = 10
     batch_size: int = 128
-    lr: float = 0.05
+    lr: float | None = None  # None: the lr d2l trains this network with (VGG 0.05, AlexNet 0.01)
     optimizer: str = "sgd"
     momentum: float = 0.0
     max_train_examples: int = 0
@@ -63,6 +64,18 @@ class TrainPage(PageState):
     rename_note: str = ""
     renaming: str | None = None  # the run the rename fields were filled from
     manage_message: Notice | None = None
+
+    @classmethod
+    def from_url(cls, params: Mapping[str, str]) -> "TrainPage":
+        """As every page, and ``lr`` read as a number (its default, None, gives no type to read it as)."""
+        made = super().from_url({k: v for k, v in params.items() if k != "lr"})
+        try:
+            lr = float(str(params["lr"])[:40]) if "lr" in params else None
+        except ValueError:
+            lr = None
+        if lr is not None and math.isfinite(lr) and made.accepts("lr", lr):
+            made.lr = lr
+        return made
 
     def accepts(self, name: str, value: object) -> bool:
         if name in results_state.URL:

@@ -43,6 +43,24 @@ NVML_DEVICE_PCI_BUS_ID_BUFFER_SIZE = 32
 NVML_DEVICE_PCI_BUS_ID_BUFFER_V2_SIZE = 16
 NVML_VALUE_NOT_AVAILABLE_ulonglong = c_ulonglong(-1)
 nvmlMemory_v2 = 0x02000028
+NVML_CLOCK_GRAPHICS = 0
+NVML_CLOCK_SM = 1
+NVML_CLOCK_MEM = 2
+NVML_CLOCK_VIDEO = 3
+NVML_PCIE_UTIL_TX_BYTES = 0
+NVML_PCIE_UTIL_RX_BYTES = 1
+nvmlClocksEventReasonGpuIdle = 0x0000000000000001
+nvmlClocksEventReasonApplicationsClocksSetting = 0x0000000000000002
+nvmlClocksEventReasonSwPowerCap = 0x0000000000000004
+nvmlClocksEventReasonHwSlowdown = 0x0000000000000008
+nvmlClocksEventReasonSyncBoost = 0x0000000000000010
+nvmlClocksEventReasonSwThermalSlowdown = 0x0000000000000020
+nvmlClocksEventReasonHwThermalSlowdown = 0x0000000000000040
+nvmlClocksEventReasonHwPowerBrakeSlowdown = 0x0000000000000080
+nvmlClocksEventReasonDisplayClockSetting = 0x0000000000000100
+nvmlClocksEventReasonNone = 0x0000000000000000
+nvmlClocksThrottleReasonBoardLimit = 0x0000000000000200
+nvmlClocksThrottleReasonReliability = 0x0000000000000400
 
 NVML_SUCCESS = 0
 NVML_ERROR_UNINITIALIZED = 1
@@ -190,6 +208,17 @@ class c_nvmlProcessInfo_v2_t(Structure):
     ]
 
 
+class c_nvmlProcessUtilizationSample_t(Structure):
+    _fields_ = [
+        ("pid", c_uint),
+        ("timeStamp", c_ulonglong),
+        ("smUtil", c_uint),
+        ("memUtil", c_uint),
+        ("encUtil", c_uint),
+        ("decUtil", c_uint),
+    ]
+
+
 class nvmlFriendlyObject(object):
     def __init__(self, dictionary):
         for x in dictionary:
@@ -242,6 +271,15 @@ class FakeGpu:
     compute_mode: int = NVML_COMPUTEMODE_DEFAULT
     compute_procs: list = field(default_factory=list)  # [(pid, used bytes or None)]
     graphics_procs: list = field(default_factory=list)
+    process_util: list = field(default_factory=list)  # [(pid, smUtil %)]: NVML's recent samples
+    sm_clock: int = 1_980  # MHz
+    mem_clock: int = 2_619
+    clock_reasons: int = 0  # bits, nvmlClocksEventReason*
+    pcie_tx: int = 12_345  # KB/s
+    pcie_rx: int = 67_890
+    energy_mj: int = 123_456_789  # mJ since the driver loaded
+    uuid: str = "GPU-8d8f3b4c-0000-4000-8000-000000000000"
+    old_driver: bool = False  # no nvmlDeviceGetCurrentClocksEventReasons (only the throttle-reasons name)
     errors: dict = field(default_factory=dict)  # function name -> NVML error code
     lost: bool | str = False  # True: handle and queries fail; "query": only the queries
 
@@ -453,4 +491,76 @@ def nvmlDeviceGetComputeRunningProcesses(handle):
 
 def nvmlDeviceGetGraphicsRunningProcesses(handle):
     return _procs(_gpu(handle, "nvmlDeviceGetGraphicsRunningProcesses").graphics_procs)
+
+
+def _pci_parts(text):
+    """(domain, bus, device, function) of 'domain:bus:device.function' (any digits, hex), or None."""
+    try:
+        domain, bus, rest = str(text).lower().split(":")
+        dev, function = rest.split(".")
+        return int(domain, 16), int(bus, 16), int(dev, 16), int(function, 16)
+    except ValueError:
+        return None
+
+
+def nvmlDeviceGetHandleByPciBusId(pciBusId):
+    _check_init()
+    want = _pci_parts(pciBusId.decode() if isinstance(pciBusId, bytes) else pciBusId)
+    if want is None:
+        _raise(NVML_ERROR_INVALID_ARGUMENT)
+    for index, gpu in enumerate(machine.gpus):
+        if _pci_parts(gpu.bus_id) == want:
+            if gpu.lost is True:
+                _raise(NVML_ERROR_GPU_IS_LOST)
+            return c_nvmlDevice_t(index)
+    _raise(NVML_ERROR_NOT_FOUND)
+
+
+def nvmlDeviceGetHandleByUUID(uuid):
+    _check_init()
+    for index, gpu in enumerate(machine.gpus):
+        if gpu.uuid == (uuid.decode() if isinstance(uuid, bytes) else uuid):
+            return c_nvmlDevice_t(index)
+    _raise(NVML_ERROR_NOT_FOUND)
+
+
+def nvmlDeviceGetClockInfo(handle, type):
+    gpu = _gpu(handle, "nvmlDeviceGetClockInfo")
+    clocks = {NVML_CLOCK_SM: gpu.sm_clock, NVML_CLOCK_GRAPHICS: gpu.sm_clock, NVML_CLOCK_MEM: gpu.mem_clock}
+    if type not in clocks:
+        _raise(NVML_ERROR_NOT_SUPPORTED)
+    return clocks[type]
+
+
+def nvmlDeviceGetCurrentClocksEventReasons(handle):
+    gpu = _gpu(handle, "nvmlDeviceGetCurrentClocksEventReasons")
+    if gpu.old_driver:  # pynvml looks the entry point up in the driver's library: absent there
+        _raise(NVML_ERROR_FUNCTION_NOT_FOUND)
+    return gpu.clock_reasons
+
+
+def nvmlDeviceGetCurrentClocksThrottleReasons(handle):
+    return _gpu(handle, "nvmlDeviceGetCurrentClocksThrottleReasons").clock_reasons
+
+
+def nvmlDeviceGetPcieThroughput(device, counter):
+    gpu = _gpu(device, "nvmlDeviceGetPcieThroughput")
+    if counter not in (NVML_PCIE_UTIL_TX_BYTES, NVML_PCIE_UTIL_RX_BYTES):
+        _raise(NVML_ERROR_INVALID_ARGUMENT)
+    return gpu.pcie_tx if counter == NVML_PCIE_UTIL_TX_BYTES else gpu.pcie_rx
+
+
+def nvmlDeviceGetTotalEnergyConsumption(handle):
+    return _gpu(handle, "nvmlDeviceGetTotalEnergyConsumption").energy_mj
+
+
+def nvmlDeviceGetProcessUtilization(handle, timeStamp):
+    """As pynvml: a list of samples, or NVML_ERROR_NOT_FOUND when no process has one since ``timeStamp``."""
+    gpu = _gpu(handle, "nvmlDeviceGetProcessUtilization")
+    if not gpu.process_util:
+        _raise(NVML_ERROR_NOT_FOUND)
+    samples = (c_nvmlProcessUtilizationSample_t * len(gpu.process_util))()
+    for sample, (pid, sm) in zip(samples, gpu.process_util):
+        sample.pid, sample.timeStamp, sample.smUtil = pid, timeStamp + 1, sm
+    return samples[0:len(gpu.process_util)]
 

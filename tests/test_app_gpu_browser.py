@@ -15,7 +15,8 @@ import pytest
 
 from pages import gpu_views, i18n
 
-from streamlit_browser import EXCEPTION, IDLE, open_app, wait_idle
+from live_run import live_tiny_run
+from streamlit_browser import EXCEPTION, IDLE, free_port, open_app, streamlit_server, wait_idle
 from vgg_core import gpu
 from vgg_core.glossary import note
 
@@ -24,6 +25,9 @@ pytestmark = [pytest.mark.browser]
 UPDATED = ".st-key-gpu_updated"
 REASON = ".st-key-gpu_reason [data-testid='stAlertContentWarning']"
 READINGS = {"en": r"· (\d+) readings? since", "zh": r"起共 (\d+) 个采样"}
+TRAINING = ".st-key-gpu_training"
+TRAINING_KEYS = ("gpu.training.pid", "gpu.training.rank", "gpu.training.cpu", "gpu.training.rss",
+                 "gpu.training.time", "gpu.training.run", "gpu.training.name")
 
 
 def no_exception(page) -> None:
@@ -185,4 +189,86 @@ def test_leaving_the_gpu_page_stops_its_timer(app_server, page):
     page.wait_for_selector(IDLE)
     assert count_runs(page, 3.5) == 0
     assert page.locator(UPDATED).count() == 0
+    no_exception(page)
+
+
+# ---- the training processes, with a real run ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def gpu_app(tmp_path_factory):
+    """The app and the runs folder it reads, for a test that trains into it (app_server keeps its own to itself)."""
+    tmp = tmp_path_factory.mktemp("gpu_app")
+    runs = tmp / "runs"
+    runs.mkdir()
+    with streamlit_server(free_port(), runs, tmp / "server.log") as url:
+        yield url, runs
+
+
+def grid(page, selector: str) -> tuple[list[str], list[list[str]]]:
+    """A dataframe's headers and rows as the browser's accessibility table holds them."""
+    return page.evaluate(
+        """(sel) => {
+            const table = document.querySelector(sel + " table[role='grid']");
+            if (!table) return [[], []];
+            const heads = [...table.querySelectorAll("[role='columnheader']")].map(c => c.textContent.trim());
+            const rows = [...table.querySelectorAll("tbody tr")].map(
+                r => [...r.querySelectorAll("[role='gridcell']")].map(c => c.textContent.trim()));
+            return [heads, rows];
+        }""",
+        selector,
+    )
+
+
+def wait_row(page, pid: int, timeout: float = 30_000) -> float:
+    """Wait until the training table has the process's row; returns the seconds it took."""
+    start = time.perf_counter()
+    page.wait_for_function(
+        """([sel, pid]) => [...document.querySelectorAll(sel + " [role='gridcell']")]
+              .some(c => c.textContent.trim() === pid)""",
+        arg=[TRAINING, str(pid)], timeout=timeout, polling=200,
+    )
+    return time.perf_counter() - start
+
+
+def start_hint(page, lang: str = "en") -> str:
+    words = (i18n.EN if lang == "en" else i18n.ZH)["gpu.training.none"].split("{")[0][:20]
+    return settled_text(page, f"{TRAINING} [data-testid='stAlertContentInfo']", re.escape(words))
+
+
+@pytest.mark.timeout(300)
+def test_a_live_run_s_process_with_its_cpu_and_memory_in_both_languages(gpu_app, page, record_property):
+    """Without a GPU (here) the page lists a real training process: its pid, run id, CPU % and RSS."""
+    url, runs = gpu_app
+    open_app(page, f"{url}/gpu")
+    hint = start_hint(page)
+    assert f"--run-dir {runs}/my-run" in hint
+    assert page.locator(TRAINING).get_by_text(i18n.EN["gpu.training.to_train"]).count() == 1
+
+    with live_tiny_run(runs, "browser run", trained=False) as proc:
+        took = wait_row(page, proc.pid)  # no reload: the page's live part picks the run up
+        print(f"\n[gpu page] a new run's process on the page {took:.1f} s after the core first lists it")
+        record_property("gpu_training_row_s", round(took, 2))
+        for lang in ("en", "zh"):
+            if lang == "zh":
+                open_app(page, f"{url}/gpu?lang=zh")
+                wait_row(page, proc.pid)
+            texts = i18n.EN if lang == "en" else i18n.ZH
+            page.wait_for_function(  # CPU % and RSS as figures, the RSS once torch and the data are in (> 50 MiB)
+                """([sel, pid]) => [...document.querySelectorAll(sel + " tbody tr")].some(r => {
+                      const c = [...r.querySelectorAll("[role='gridcell']")].map(x => x.textContent.trim());
+                      return c[0] === pid && /^\\d+\\.\\d%$/.test(c[2]) && /^[\\d,]+ MiB$/.test(c[3])
+                          && Number(c[3].replace(/[^\\d]/g, '')) > 50; })""",
+                arg=[TRAINING, str(proc.pid)], timeout=60_000, polling=200,
+            )
+            heads, rows = grid(page, TRAINING)
+            assert heads[-len(TRAINING_KEYS):] == [texts[k] for k in TRAINING_KEYS], heads
+            row = next(r for r in rows if r and r[0] == str(proc.pid))
+            assert row[1] == "—" and row[5] == proc.run_id and row[6] == "browser run", row
+            assert 0 <= float(row[2][:-1]) <= 100 * psutil.cpu_count(), row  # % of one core
+            assert re.search(r"\d", row[4]), row
+            if not gpu.snapshot().available:
+                assert page.locator(REASON).count() == 1  # no GPU here: the reason, and the run all the same
+            no_exception(page)
+    start_hint(page, "zh")  # the run stopped: its row goes, the hint comes back
     no_exception(page)

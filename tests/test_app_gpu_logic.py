@@ -16,16 +16,30 @@ import pytest
 from fake_pynvml import GIB, MIB, FakeGpu
 from streamlit.testing.v1 import AppTest
 
-from pages import gpu_views, i18n
+from live_run import live_tiny_run
+from pages import gpu_training, gpu_views, i18n
 from vgg_core import gpu
 from vgg_core import gpu_history
-from vgg_core.glossary import explain, label, na, note
+from vgg_core.glossary import explain, label, na, note, util_note
+from vgg_core.resources import LiveProcess
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.timeout(300)
 NOT_SUPPORTED = fake.NVML_ERROR_NOT_SUPPORTED
 PID_A, PID_B = 90_000_001, 90_000_002  # far above pid_max: psutil can never name a real process
 TABLE_HEADERS = [label(k) for k in gpu_views.TABLE_FIELDS]
+DETAIL_HEADERS = [label(k) for k in gpu_views.DETAIL_FIELDS]
+TRAINING_KEYS = ("gpu.training.pid", "gpu.training.rank", "gpu.training.cpu", "gpu.training.rss",
+                 "gpu.training.time", "gpu.training.run", "gpu.training.name")
+
+
+@pytest.fixture(autouse=True)
+def runs(tmp_path, monkeypatch):
+    """The page's runs folder: an empty one of this test's own (the training processes are read from it)."""
+    folder = tmp_path / "runs"
+    folder.mkdir()
+    monkeypatch.setenv("VGG_RUNS_DIR", str(folder))
+    return folder
 
 
 @pytest.fixture
@@ -80,6 +94,7 @@ FULL = dict(
     total=85_520_809_984, used=4_321 * MIB + 12345, util_gpu=88, ecc_mode=fake.NVML_FEATURE_ENABLED,
     ecc_uncorrected_volatile=3, compute_mode=fake.NVML_COMPUTEMODE_EXCLUSIVE_PROCESS,
     compute_procs=[(PID_A, 3 * GIB + 5), (PID_B, None)], graphics_procs=[(PID_A, 3 * GIB + 5)],
+    process_util=[(PID_A, 77)],
 )
 
 
@@ -105,11 +120,13 @@ def test_one_gpu_every_field_with_tooltips(fake_nvml):
     ]
     assert "N/A, as NVML answered" not in captions(at)
 
-    # Processes: compute and graphics merged by pid; a missing figure or name is N/A.
+    # Processes: compute and graphics merged by pid; a missing figure or name is N/A; the SM share of
+    # a process without a sample in the last second is 0 (NVML lists only those that ran a kernel).
     procs = process_table(at)
+    assert list(procs.columns) == ["GPU", "PID", "Type", "GPU Memory Usage", "SM %", "Process name"]
     assert procs.values.tolist() == [
-        ["0", str(PID_A), "C+G", "/usr/bin/python3", "3,072 MiB"],
-        ["0", str(PID_B), "C", "N/A", "N/A"],
+        ["0", str(PID_A), "C+G", "3,072 MiB", "77%", "/usr/bin/python3"],
+        ["0", str(PID_B), "C", "N/A", "0%", "N/A"],
     ]
     # Both history charts of the GPU and the host's are drawn, with this sample in them.
     specs = chart_specs(at)
@@ -427,3 +444,151 @@ def test_history_breaks_lines_at_gaps_and_stays_bounded(fake_nvml):
         h.add(snap)
     assert len(h.samples) == gpu_history.HISTORY_LEN and h.last == 999.0 + 2 * gpu_history.HISTORY_LEN
     assert h.count == 5 + 2 * gpu_history.HISTORY_LEN  # the caption's count goes on past the window
+
+
+# ---- beyond nvidia-smi's table: clocks, clock limits, PCIe, each process's SM share ----------
+
+
+def dataframe_el(at: AppTest, headers: list[str]):
+    found = [d for d in at.dataframe if list(d.value.columns) == headers]
+    assert len(found) == 1, [list(d.value.columns) for d in at.dataframe]
+    return found[0]
+
+
+def column_help(el) -> dict[str, str]:
+    """Each column's tooltip as sent to the browser."""
+    return {name: c.get("help") for name, c in json.loads(el.proto.columns).items() if name != "_index"}
+
+
+def limits_line(at: AppTest):
+    found = [m for m in at.markdown if m.value.startswith(("**Clock limits now**", "**当前的频率限制**"))]
+    assert len(found) == 1, [m.value for m in at.markdown]
+    return found[0]
+
+
+POWER_AND_HEAT = fake.nvmlClocksEventReasonSwPowerCap | fake.nvmlClocksEventReasonHwThermalSlowdown
+
+
+def test_clocks_pcie_and_clock_limits_with_glossary_tooltips(fake_nvml):
+    fake.configure(gpus=[FakeGpu(**{**FULL, "clock_reasons": POWER_AND_HEAT}),
+                         FakeGpu(name="B", bus_id="00000000:3B:00.0", sm_clock=345, mem_clock=1_593, pcie_tx=0,
+                                 pcie_rx=7, clock_reasons=0)])
+    at = gpu_page()
+    details = dataframe_el(at, DETAIL_HEADERS)
+    assert details.value.values.tolist() == [
+        ["0", "1,980 MHz", "2,619 MHz", "12,345 KB/s", "67,890 KB/s"],
+        ["1", "345 MHz", "1,593 MHz", "0 KB/s", "7 KB/s"],
+    ]
+    assert column_help(details) == {label(k): explain(k, "en") for k in gpu_views.DETAIL_FIELDS}
+    # The clock limits in words, each GPU's; nothing holding the clocks down reads "none".
+    line = limits_line(at)
+    assert line.value == "**Clock limits now**: GPU 0: power cap, thermal slowdown (hardware) · GPU 1: none"
+    assert line.proto.help == explain("throttle_reasons", "en")
+    # Each process's SM share, with the glossary's words on its header.
+    assert column_help(dataframe_el(at, list(process_table(at).columns)))["SM %"] == explain("processes.sm_percent", "en")
+    # GPU-Util means a kernel ran, not a full GPU: said once, under the cards.
+    assert captions(at).count(util_note("en")) == 1
+    assert "N/A, as NVML answered" not in captions(at)
+
+
+def test_beyond_the_table_na_fields_keep_nvmls_reason(fake_nvml):
+    errors = {
+        "nvmlDeviceGetClockInfo": NOT_SUPPORTED,
+        "nvmlDeviceGetPcieThroughput": fake.NVML_ERROR_NO_PERMISSION,
+        "nvmlDeviceGetCurrentClocksEventReasons": NOT_SUPPORTED,
+        "nvmlDeviceGetProcessUtilization": NOT_SUPPORTED,
+    }
+    fake.configure(gpus=[FakeGpu(**{**FULL, "errors": errors})])
+    at = gpu_page()
+    details = dataframe_el(at, DETAIL_HEADERS)
+    assert details.value.values.tolist() == [["0", "N/A", "N/A", "N/A", "N/A"]]
+    tips = column_help(details)
+    for key, why in (("sm_clock_mhz", "Not Supported"), ("memory_clock_mhz", "Not Supported"),
+                     ("pcie_tx_kb_s", "Insufficient Permissions"), ("pcie_rx_kb_s", "Insufficient Permissions")):
+        assert tips[label(key)] == f"{explain(key, 'en')}\n\n{na('en')} (NVML: {why})", key
+    line = limits_line(at)
+    assert line.value == "**Clock limits now**: N/A"
+    assert line.proto.help == f"{explain('throttle_reasons', 'en')}\n\n{na('en')} (NVML: Not Supported)"
+    procs = process_table(at)
+    assert procs["SM %"].tolist() == ["N/A", "N/A"] and procs["GPU Memory Usage"].tolist() == ["3,072 MiB", "N/A"]
+    sm_tip = column_help(dataframe_el(at, list(procs.columns)))["SM %"]
+    assert sm_tip.startswith(explain("processes.sm_percent", "en")) and "(NVML: Not Supported)" in sm_tip
+    text = captions(at)
+    for item in ("GPU 0 SM clock: Not Supported", "GPU 0 PCIe TX: Insufficient Permissions",
+                 "GPU 0 Clock limits: Not Supported", "GPU 0 SM %: Not Supported"):
+        assert item in text, item
+
+
+def test_clock_limits_and_the_util_note_in_chinese(fake_nvml):
+    fake.configure(gpus=[FakeGpu(**{**FULL, "clock_reasons": POWER_AND_HEAT | fake.nvmlClocksEventReasonGpuIdle})])
+    at = gpu_page("zh")
+    line = limits_line(at)
+    assert line.value == "**当前的频率限制**：空闲、功耗上限、过热降频（硬件）"
+    assert line.proto.help == explain("throttle_reasons", "zh")
+    assert column_help(dataframe_el(at, DETAIL_HEADERS)) == {label(k): explain(k, "zh") for k in gpu_views.DETAIL_FIELDS}
+    assert util_note("zh") in captions(at) and util_note("en") not in captions(at)
+    procs = dataframe_el(at, list(process_table(at).columns))
+    assert column_help(procs)["SM %"] == explain("processes.sm_percent", "zh")
+    glossary = "\n".join(m.value for m in at.expander[0].markdown)
+    for key in gpu.GPU_DETAIL_FIELDS:  # the new fields are in the page's field guide too
+        assert explain(key, "zh") in glossary, key
+
+
+# ---- the training processes of this machine (with or without a GPU) -------------------------
+
+
+def training_el(at: AppTest, lang: str = "en"):
+    table = i18n.EN if lang == "en" else i18n.ZH
+    return dataframe_el(at, [table[k] for k in TRAINING_KEYS])
+
+
+def start_hints(at: AppTest) -> list[str]:
+    """The info boxes but the glossary's note (in its expander)."""
+    return [i.value for i in at.info if i.value not in (note("en"), note("zh"))]
+
+
+def test_no_live_run_says_how_to_start_one(fake_nvml, runs):
+    fake.configure(init_error=fake.NVML_ERROR_LIBRARY_NOT_FOUND)
+    at = gpu_page()
+    info = start_hints(at)
+    assert len(info) == 1 and info[0].startswith("No training run is live.")
+    assert f"`python -m vgg_core train --run-dir {runs}/my-run`" in info[0]
+    links = at.get("page_link")
+    assert [link.proto.label for link in links] == ["Go to the Train page"]
+    assert links[0].proto.page.endswith("train")
+
+
+def test_the_table_formats_what_psutil_gives_and_what_it_cannot():
+    procs = [LiveProcess(4242, "20261130-101010-abcdef", None, 153.26, 1234.5, 3725.0),
+             LiveProcess(4243, "20261130-101010-abcdef", 1, None, None, None)]
+    table = gpu_training.training_table(procs, {"20261130-101010-abcdef": "my run"})
+    assert list(table.columns) == [i18n.EN[k] for k in TRAINING_KEYS]
+    assert table.values.tolist() == [
+        ["4242", "—", "153.3%", "1,234 MiB", "1 h 02 min", "20261130-101010-abcdef", "my run"],
+        ["4243", "1", "N/A", "N/A", "N/A", "20261130-101010-abcdef", "my run"],
+    ]
+    assert gpu_training.training_table(procs[:1], {})["Name"].tolist() == ["—"]
+
+
+@pytest.mark.timeout(300)
+def test_a_live_run_is_listed_with_its_pid_cpu_and_memory_in_both_languages(fake_nvml, runs):
+    """A real training process on this machine's CPU, as the GPU page lists it, with and without a GPU."""
+    fake.configure(init_error=fake.NVML_ERROR_LIBRARY_NOT_FOUND)
+    with live_tiny_run(runs, "gpu page test") as proc:
+        for lang in ("en", "zh"):
+            at = gpu_page(lang)
+            el = training_el(at, lang)
+            rows = [r for r in el.value.values.tolist() if r[0] == str(proc.pid)]
+            assert len(rows) == 1, el.value
+            pid, rank, cpu, rss, ran, run, name = rows[0]
+            assert (rank, run, name) == ("—", proc.run_id, "gpu page test")
+            assert re.fullmatch(r"\d+\.\d%", cpu), cpu
+            assert re.fullmatch(r"[\d,]+ MiB", rss) and int(rss[:-4].replace(",", "")) > 50, rss  # torch is loaded
+            assert ran.endswith(" s" if lang == "en" else "秒"), ran
+            table = i18n.EN if lang == "en" else i18n.ZH
+            assert column_help(el) == {table[k]: table[f"{k}.help"] for k in TRAINING_KEYS}
+            assert not start_hints(at)  # no "how to start a run" while one is live
+        fake.configure(gpus=[FakeGpu(**FULL)])  # on a machine with a GPU the section is there too
+        gpu.shutdown()
+        at = gpu_page()
+        assert str(proc.pid) in training_el(at).value["PID"].tolist()

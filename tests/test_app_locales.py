@@ -133,7 +133,7 @@ def test_the_chinese_page_shows_a_reworded_refusal_in_chinese(monkeypatch: pytes
     at.run()
     assert not at.exception
     warning = at.warning[0].value.replace("\\", "")
-    assert "第 2 块：'zz' 不是形如 2x256（层数 x 通道数）的写法" in warning and "REWORDED" not in warning
+    assert "第 2 块：'zz' 不是形如 2x256（层数 x 通道数）或 2x256k5（层数 x 通道数 k 卷积核）的写法" in warning and "REWORDED" not in warning
     at.number_input(key="explore_ratio").set_value(99).run()
     error = at.error[0].value.replace("\\", "")
     assert "ratio 必须在 1 到 64 之间，当前为 99" in error and "REWORDED" not in error

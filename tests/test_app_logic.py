@@ -8,7 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from pages import explore_inputs, i18n, state
-from vgg_core.spec import PRESETS, ArchSpec, SpecError, format_conv_arch
+from vgg_core.spec import NAMED, PRESETS, ArchSpec, SpecError, format_conv_arch
 from vgg_core.summary import summarize
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -312,9 +312,9 @@ def test_reset_button_returns_to_the_book():
 # --- pure helpers ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", list(PRESETS))
+@pytest.mark.parametrize("name", list(NAMED))  # the VGG presets and AlexNet (family=alexnet in the link)
 def test_query_round_trip(name):
-    spec = PRESETS[name].replace(input_size=96, batch_norm=True)
+    spec = NAMED[name].replace(input_size=96, batch_norm=True)
     assert state.spec_from_query(state.spec_to_query(spec)) == spec
     assert state.preset_of(spec) == name
 

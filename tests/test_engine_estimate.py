@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from vgg_core.data import DEBIAN_DIR
-from vgg_core.estimate import activation_bytes_per_example, calibrate, estimate_training, step_overhead
+from vgg_core.estimate import _epoch_seconds, activation_bytes_per_example, calibrate, estimate_training, step_overhead
 from vgg_core.spec import ArchSpec, preset
 from vgg_core.summary import summarize
 from vgg_core.request import TrainRequest, TrainSettings
@@ -174,6 +174,26 @@ def test_estimate_parts_add_up() -> None:
     assert sgd.available_bytes > 0 and sgd.fits is True
     huge = estimate(preset("vgg19").replace(input_size=2048), 512, device="cpu", measure_speed=False)
     assert huge.fits is False
+
+
+def test_several_processes_share_the_batch_and_on_the_cpu_the_ram_and_cores() -> None:
+    """Each of N processes holds its share of the batch's activations and the rest whole; on the CPU
+    they all need RAM and share the cores the speed was measured on; on CUDA each has its own GPU."""
+    spec = ArchSpec(conv_arch=((1, 16), (1, 32)), input_size=28, fc_width=256)
+    speed = (2e11, 0.005)
+    one = estimate_training(TrainRequest(spec, TrainSettings(batch_size=128, nproc=1)), device=torch.device("cpu"),
+                            speed=speed)
+    two = estimate_training(TrainRequest(spec, TrainSettings(batch_size=128, nproc=2)), device=torch.device("cpu"),
+                            speed=speed)
+    assert (two.nproc, two.per_process_batch, one.per_process_batch) == (2, 64, 128)
+    assert two.activation_bytes * 2 == one.activation_bytes and two.param_bytes == one.param_bytes
+    assert two.dataset_bytes == one.dataset_bytes  # every process loads the whole data set
+    assert two.needed_bytes == 2 * two.total_bytes and one.needed_bytes == one.total_bytes
+    assert two.seconds_per_epoch == one.seconds_per_epoch  # the same cores, the same steps
+    settings = TrainSettings(batch_size=128, nproc=4)
+    macs = summarize(spec).total_macs
+    on_gpus = _epoch_seconds(macs, settings, *speed, torch.device("cuda", 0))
+    assert on_gpus == pytest.approx((60_000 * 3 + 10_000) * macs / (4 * speed[0]) + 469 * speed[1])
 
 
 def test_time_estimate_uses_one_calibration_per_process() -> None:

@@ -36,6 +36,7 @@ SMALL = ["--arch", "1x16 1x32", "--input-size", "28", "--fc-width", "256"]
 
 TRAIN_KEYS = {"kind", "epoch", "step", "examples", "elapsed_s", "train_loss", "train_acc", "examples_per_sec"}
 EVAL_KEYS = {"kind", "epoch", "test_loss", "test_acc"}
+SYSTEM_KEYS = {"kind", "elapsed_s", "cpu_percent", "rss_mib"}
 
 
 def cli(tmp_path: Path, *args: str, **popen: object) -> subprocess.Popen:
@@ -98,6 +99,9 @@ def check_rows(rows: list[dict]) -> None:
         elif row["kind"] == "eval":
             assert EVAL_KEYS <= set(row) and isinstance(row["epoch"], int) and row["epoch"] >= 1
             assert math.isfinite(row["test_loss"]) and 0 <= row["test_acc"] <= 1
+        elif row["kind"] == "system":  # the run's resource record (vgg_core.resources)
+            assert SYSTEM_KEYS <= set(row) and row["elapsed_s"] >= 0
+            assert all(v is None or isinstance(v, (int, float)) for v in row.values() if v != "system")
         else:
             assert row["kind"] == "status" and row["state"] in run_rows.STATES
 

@@ -48,7 +48,9 @@ def test_json_on_the_stand_in(on_fake, capsys) -> None:
     h100, t4 = d["gpus"]
     assert set(gpu.GPU_FIELDS) <= set(h100)
     assert h100["power_draw_w"] == pytest.approx(312.456)
-    assert h100["processes"] == [{"pid": PID, "name": "/usr/bin/python3", "used_memory_mib": 3072, "type": "C"}]
+    assert set(gpu.GPU_DETAIL_FIELDS) <= set(h100) and h100["sm_clock_mhz"] == 1980
+    assert h100["processes"] == [{"pid": PID, "name": "/usr/bin/python3", "used_memory_mib": 3072, "type": "C",
+                                  "sm_percent": 0}]
     assert t4["power_draw_w"] is None and t4["fan_percent"] == 35 and t4["ecc_uncorrected"] is None
 
 

@@ -17,12 +17,17 @@ USED_FUNCTIONS = [
     "nvmlDeviceGetPowerManagementLimit", "nvmlDeviceGetPciInfo", "nvmlDeviceGetDisplayActive",
     "nvmlDeviceGetMemoryInfo", "nvmlDeviceGetUtilizationRates", "nvmlDeviceGetEccMode",
     "nvmlDeviceGetTotalEccErrors", "nvmlDeviceGetComputeMode", "nvmlDeviceGetComputeRunningProcesses",
-    "nvmlDeviceGetGraphicsRunningProcesses",
+    "nvmlDeviceGetGraphicsRunningProcesses", "nvmlDeviceGetClockInfo", "nvmlDeviceGetCurrentClocksEventReasons",
+    "nvmlDeviceGetCurrentClocksThrottleReasons", "nvmlDeviceGetPcieThroughput", "nvmlDeviceGetProcessUtilization",
+    # vgg_core.resources and vgg_core.estimate, through gpu.query
+    "nvmlDeviceGetHandleByPciBusId", "nvmlDeviceGetHandleByUUID", "nvmlDeviceGetTotalEnergyConsumption",
 ]
 USED_CONSTANTS = [
     "NVML_FEATURE_DISABLED", "NVML_FEATURE_ENABLED", "NVML_TEMPERATURE_GPU", "NVML_COMPUTEMODE_DEFAULT",
     "NVML_COMPUTEMODE_EXCLUSIVE_THREAD", "NVML_COMPUTEMODE_PROHIBITED", "NVML_COMPUTEMODE_EXCLUSIVE_PROCESS",
     "NVML_MEMORY_ERROR_TYPE_UNCORRECTED", "NVML_VOLATILE_ECC", "NVML_PSTATE_UNKNOWN", "nvmlMemory_v2",
+    "NVML_CLOCK_SM", "NVML_CLOCK_MEM", "NVML_CLOCK_GRAPHICS", "NVML_PCIE_UTIL_TX_BYTES", "NVML_PCIE_UTIL_RX_BYTES",
+    *(k for k in vars(fake) if k.startswith(("nvmlClocksEventReason", "nvmlClocksThrottleReason"))),
 ]
 ERROR_CLASSES = [
     "NVMLError_NotSupported", "NVMLError_LibraryNotFound", "NVMLError_DriverNotLoaded", "NVMLError_GpuIsLost",
@@ -76,6 +81,12 @@ def test_return_types_match_pynvml_structures() -> None:
             f[0] for f in pynvml.c_nvmlProcessInfo_v3_t._fields_
         ]
         assert isinstance(fake.nvmlDeviceGetName(h), str)  # pynvml 13 decodes (convertStrBytes)
+        assert [f[0] for f in fake.c_nvmlProcessUtilizationSample_t._fields_] == [
+            f[0] for f in pynvml.c_nvmlProcessUtilizationSample_t._fields_
+        ]
+        fake.machine.gpus[0].process_util = [(7, 55)]
+        sample = fake.nvmlDeviceGetProcessUtilization(h, 0)[0]
+        assert isinstance(sample, fake.c_nvmlProcessUtilizationSample_t) and (sample.pid, sample.smUtil) == (7, 55)
     finally:
         fake.nvmlShutdown()
 

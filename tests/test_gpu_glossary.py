@@ -7,10 +7,10 @@ import re
 import pytest
 
 from vgg_core import gpu
-from vgg_core.glossary import KEYS, explain, label, note
+from vgg_core.glossary import KEYS, explain, label, note, throttle_reason, util_note
 
 SHOWN = (
-    [*gpu.GPU_FIELDS, "lost"]
+    [*gpu.GPU_FIELDS, *gpu.GPU_DETAIL_FIELDS, "lost"]
     + [f"processes.{f}" for f in gpu.PROCESS_FIELDS]
     + [f"host.{f}" for f in gpu.HOST_FIELDS]
     + ["driver_version", "cuda_version"]
@@ -77,3 +77,20 @@ def test_explain_and_its_errors() -> None:
     with pytest.raises(KeyError, match="no glossary entry"):
         explain("fan_speed")
     assert label("compute_mode") == "Compute M."
+
+
+def test_gpu_util_note_says_a_kernel_ran_not_full() -> None:
+    assert "a kernel was running" in util_note("en") and "not that the GPU is full" in util_note("en")
+    assert "有内核在运行" in util_note("zh") and "\n" not in util_note("zh")
+
+
+@pytest.mark.parametrize("name", sorted(gpu.THROTTLE_REASONS.values()))
+def test_every_clock_reason_in_words_in_both_languages(name: str) -> None:
+    assert throttle_reason(name, "en").strip() and HAN.search(throttle_reason(name, "zh"))
+    assert "_" not in throttle_reason(name, "en")
+
+
+def test_unknown_clock_reason_bits_named_and_typos_refused() -> None:
+    assert "0x8000" in throttle_reason("other_0x8000") and "0x8000" in throttle_reason("other_0x8000", "zh")
+    with pytest.raises(KeyError):
+        throttle_reason("too_hot")

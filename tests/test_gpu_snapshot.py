@@ -43,7 +43,9 @@ def test_every_field_with_units() -> None:
                 total=85_520_809_984, used=4_321 * MIB + 12345, reserved=527 * MIB, util_gpu=88,
                 ecc_mode=fake.NVML_FEATURE_ENABLED, ecc_uncorrected_volatile=3,
                 compute_mode=fake.NVML_COMPUTEMODE_EXCLUSIVE_PROCESS,
-                compute_procs=[(PID_A, 3 * GIB + 5)],
+                compute_procs=[(PID_A, 3 * GIB + 5)], process_util=[(PID_A, 90), (PID_A, 70)],
+                sm_clock=1_755, mem_clock=2_619, clock_reasons=fake.nvmlClocksEventReasonSwPowerCap,
+                pcie_tx=1_234, pcie_rx=56_789,
             )
         ],
         driver_version="550.54.15", cuda_version=12040, process_names={PID_A: "/usr/bin/python3"},
@@ -70,7 +72,13 @@ def test_every_field_with_units() -> None:
         "ecc_enabled": True,
         "ecc_uncorrected": 3,
         "compute_mode": "Exclusive Process",
-        "processes": [{"pid": PID_A, "name": "/usr/bin/python3", "used_memory_mib": 3072, "type": "C"}],
+        "processes": [{"pid": PID_A, "name": "/usr/bin/python3", "used_memory_mib": 3072, "type": "C",
+                       "sm_percent": 80}],  # the mean of its samples
+        "sm_clock_mhz": 1755,
+        "memory_clock_mhz": 2619,
+        "throttle_reasons": ["sw_power_cap"],
+        "pcie_tx_kb_s": 1234,
+        "pcie_rx_kb_s": 56789,
         "lost": False,
         "reason": None,
         "na_reasons": {},
@@ -185,10 +193,10 @@ def test_processes_compute_graphics_merged_and_missing_memory() -> None:
         process_names={PID_A: "python", PID_C: "Xorg"},
     )
     procs = gpu.snapshot().to_dict()["gpus"][0]["processes"]
-    assert procs == [
-        {"pid": PID_A, "name": "python", "used_memory_mib": 2048, "type": "C+G"},
-        {"pid": PID_B, "name": None, "used_memory_mib": None, "type": "C"},  # usedGpuMemory None; name unknown
-        {"pid": PID_C, "name": "Xorg", "used_memory_mib": 20, "type": "G"},
+    assert procs == [  # no process ran a kernel lately (NVML: Not Found): every SM share is 0
+        {"pid": PID_A, "name": "python", "used_memory_mib": 2048, "type": "C+G", "sm_percent": 0},
+        {"pid": PID_B, "name": None, "used_memory_mib": None, "type": "C", "sm_percent": 0},  # usedGpuMemory None
+        {"pid": PID_C, "name": "Xorg", "used_memory_mib": 20, "type": "G", "sm_percent": 0},
     ]
 
 
@@ -382,3 +390,59 @@ def test_host_figures() -> None:
     assert 0 < h.ram_used_mib < h.ram_total_mib
     assert 0.0 < h.ram_percent < 100.0
     assert set(gpu.HOST_FIELDS) == set(h.to_dict())
+
+
+# --- beyond nvidia-smi's table: clocks, clock limits, PCIe, each process's SM share -------------------
+
+DETAIL_OF = {
+    "nvmlDeviceGetClockInfo": ["sm_clock_mhz", "memory_clock_mhz"],
+    "nvmlDeviceGetCurrentClocksEventReasons": ["throttle_reasons"],
+    "nvmlDeviceGetPcieThroughput": ["pcie_tx_kb_s", "pcie_rx_kb_s"],
+}
+
+
+@pytest.mark.parametrize("function", sorted(DETAIL_OF))
+def test_each_detail_is_na_on_its_own(function: str) -> None:
+    full = snap_gpu(clock_reasons=fake.nvmlClocksEventReasonGpuIdle)
+    gpu.shutdown()
+    g = snap_gpu(clock_reasons=fake.nvmlClocksEventReasonGpuIdle, errors={function: NOT_SUPPORTED})
+    for key in (*gpu.GPU_FIELDS, *gpu.GPU_DETAIL_FIELDS):
+        if key in DETAIL_OF[function]:
+            assert g[key] is None and g["na_reasons"][key] == "Not Supported", key
+        else:
+            assert g[key] == full[key] and g[key] is not None, key
+
+
+def test_clock_reasons_as_names_with_unknown_bits_kept() -> None:
+    bits = fake.nvmlClocksEventReasonHwThermalSlowdown | fake.nvmlClocksEventReasonSwPowerCap | 0x8000
+    assert snap_gpu(clock_reasons=bits)["throttle_reasons"] == ["sw_power_cap", "hw_thermal", "other_0x8000"]
+    gpu.shutdown()
+    assert snap_gpu(clock_reasons=fake.nvmlClocksEventReasonNone)["throttle_reasons"] == []  # clocks run free
+
+
+def test_clock_reasons_from_the_older_call_on_an_old_driver() -> None:
+    g = snap_gpu(old_driver=True, clock_reasons=fake.nvmlClocksEventReasonGpuIdle)
+    assert g["throttle_reasons"] == ["gpu_idle"] and "throttle_reasons" not in g["na_reasons"]
+
+
+def test_reason_bits_are_nvmls() -> None:
+    """THROTTLE_REASONS' bits are the real binding's constants of the same meaning."""
+    import pynvml
+
+    names = {"gpu_idle": "GpuIdle", "applications_clocks": "ApplicationsClocksSetting", "sw_power_cap": "SwPowerCap",
+             "hw_slowdown": "HwSlowdown", "sync_boost": "SyncBoost", "sw_thermal": "SwThermalSlowdown",
+             "hw_thermal": "HwThermalSlowdown", "hw_power_brake": "HwPowerBrakeSlowdown",
+             "display_clocks": "DisplayClockSetting", "board_limit": "BoardLimit", "reliability": "Reliability"}
+    for bit, name in gpu.THROTTLE_REASONS.items():
+        assert getattr(pynvml, f"nvmlClocksThrottleReason{names[name]}") == bit, name
+
+
+def test_process_sm_share_unsupported_is_na_and_the_rest_stays() -> None:
+    g = snap_gpu(compute_procs=[(PID_A, GIB)], errors={"nvmlDeviceGetProcessUtilization": NOT_SUPPORTED})
+    assert g["processes"][0]["sm_percent"] is None and g["processes"][0]["used_memory_mib"] == 1024
+    assert g["na_reasons"]["processes.sm_percent"] == "Not Supported"
+
+
+def test_process_without_a_sample_ran_no_kernel() -> None:
+    g = snap_gpu(compute_procs=[(PID_A, GIB), (PID_B, GIB)], process_util=[(PID_B, 40), (PID_C, 99)])
+    assert [p["sm_percent"] for p in g["processes"]] == [0, 40]  # PID_C is not on the list: not shown

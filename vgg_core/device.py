@@ -45,6 +45,21 @@ def resolve_device(text: str = "auto") -> torch.device:
     raise DeviceError(problem("device_unknown", device=repr(text), allowed="auto, cpu, cuda, cuda:N, mps", available=available_devices()))
 
 
+def check_processes(nproc: int, device: torch.device, gpus: int | None = None) -> None:
+    """Several processes for one run: one CUDA GPU each (so no more than are visible), or the CPU.
+
+    ``gpus`` is how many CUDA GPUs this machine shows (default: ask CUDA). MPS cannot be shared out.
+    """
+    if not isinstance(nproc, int) or nproc <= 1:
+        return
+    if device.type == "mps":
+        raise DeviceError(problem("nproc_mps", n=nproc))
+    if device.type == "cuda":
+        count = gpus if gpus is not None else torch.cuda.device_count()
+        if nproc > count:
+            raise DeviceError(problem("nproc_gpus", n=nproc, gpus=Count("cuda_gpus", count)))
+
+
 def available_devices() -> str:
     names = ["cpu"]
     if torch.cuda.is_available():

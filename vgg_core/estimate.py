@@ -16,6 +16,12 @@ that belong to a layer (weights, gradients, optimizer state, bf16 copies, saved 
 layer, with the same rules, so its columns sum to the estimate's. Time comes from the summary's MACs (a training step is about 3x
 the forward pass) over a throughput measured once per process on the device itself, plus a fixed
 cost per step measured on a tiny net.
+
+Several processes (``nproc``): each holds the weights, optimizer and data set, and the activations
+of its share of the batch (``per_process_batch``). On CUDA each has its own GPU, so the memory is
+one GPU's and the compute is divided between them; on the CPU they share the RAM (``needed_bytes``
+is all of them) and the cores the speed was measured with, so the compute is not divided. The
+gradient all-reduce between them is not counted.
 """
 
 from __future__ import annotations
@@ -44,7 +50,7 @@ DATASET_BYTES = sum(n * (IMAGE_SIZE * IMAGE_SIZE + 8) for n in SPLITS.values()) 
 @dataclass(frozen=True)
 class TrainingEstimate:
     device: str
-    batch_size: int
+    batch_size: int  # the global batch, every process's share together
     param_bytes: int
     grad_bytes: int
     optimizer_bytes: int
@@ -60,6 +66,9 @@ class TrainingEstimate:
     seconds_per_epoch: float | None
     calibration_macs_per_sec: float | None
     step_overhead_s: float | None  # fixed cost per training step, beyond the MACs
+    nproc: int = 1  # processes training the run on this machine
+    per_process_batch: int | None = None  # each process's share of the batch (the largest)
+    needed_bytes: int | None = None  # what must fit in available_bytes: one GPU's, or every process's RAM
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -186,22 +195,27 @@ def estimate_training(
     dev = device if device is not None else resolve_device(settings.device)
     use_amp = settings.amp and dev.type == "cuda"
     summary = summarize(request.spec)
-    memory = _memory(summary, settings, dev, use_amp)
+    nproc = max(1, settings.nproc)
+    per_process = math.ceil(settings.batch_size / nproc)
+    memory = _memory(summary, settings, dev, use_amp, per_process)
+    needed = memory["total_bytes"] * (nproc if dev.type != "cuda" else 1)
     available = available_bytes(dev)
     if speed is None and measure_speed:
         speed = calibrate(dev, use_amp), step_overhead(dev, use_amp)
     rate, overhead = speed or (None, None)
     return TrainingEstimate(
         device=str(dev), batch_size=settings.batch_size, **memory, available_bytes=available,
-        fits=None if available is None else memory["total_bytes"] * HEADROOM <= available,
+        fits=None if available is None else needed * HEADROOM <= available,
         macs_per_example=summary.total_macs, calibration_macs_per_sec=rate, step_overhead_s=overhead,
-        seconds_per_epoch=_epoch_seconds(summary.total_macs, settings, rate, overhead),
+        seconds_per_epoch=_epoch_seconds(summary.total_macs, settings, rate, overhead, dev),
+        nproc=nproc, per_process_batch=per_process, needed_bytes=needed,
     )
 
 
-def _memory(summary: Summary, settings: TrainSettings, dev: torch.device, use_amp: bool) -> dict[str, int]:
-    """Each part of a training step's memory, in bytes, and their total."""
-    params, batch = summary.total_params, settings.batch_size
+def _memory(summary: Summary, settings: TrainSettings, dev: torch.device, use_amp: bool,
+            batch: int) -> dict[str, int]:
+    """Each part of one process's training step's memory, in bytes, and their total (``batch``: its share)."""
+    params = summary.total_params
     param_bytes = params * 4
     state_per_param = _state_per_param(settings)
     temporaries = (2 if settings.optimizer == "adam" else 0) + (1 if settings.weight_decay else 0)
@@ -216,13 +230,16 @@ def _memory(summary: Summary, settings: TrainSettings, dev: torch.device, use_am
     return {**parts, "total_bytes": sum(parts.values())}
 
 
-def _epoch_seconds(macs: int, settings: TrainSettings, rate: float | None, overhead: float | None) -> float | None:
-    """A training pass (about 3x the forward MACs per example) and a test pass, plus a fixed cost per step."""
+def _epoch_seconds(macs: int, settings: TrainSettings, rate: float | None, overhead: float | None,
+                   dev: torch.device) -> float | None:
+    """A training pass (about 3x the forward MACs per example) and a test pass, plus a fixed cost per
+    step; on CUDA, the compute shared by the processes' own GPUs (on the CPU they share the cores)."""
     if not rate:
         return None
     train, test = planned_train_examples(settings), planned_test_examples(settings)
     steps = math.ceil(train / settings.batch_size)
-    return (train * TRAIN_MACS_FACTOR * macs + test * macs) / rate + steps * (overhead or 0.0)
+    devices = max(1, settings.nproc) if dev.type == "cuda" else 1
+    return (train * TRAIN_MACS_FACTOR * macs + test * macs) / (rate * devices) + steps * (overhead or 0.0)
 
 
 def available_bytes(device: torch.device) -> int | None:

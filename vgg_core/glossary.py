@@ -3,7 +3,8 @@
 The texts live in the core's locale files (``glossary.<key>.label`` and ``.help``), beside the
 refusals, so one mechanism carries every translated text. Keys are the snapshot's keys
 (``vgg_core.gpu``): per-GPU fields, ``processes.<field>`` for a process row, the snapshot's header
-fields, and ``host.<field>`` for the host figures. ``label`` is the column nvidia-smi prints. The
+fields, ``host.<field>`` for the host figures, and NVML's figures beyond the table (clocks, clock
+limits, PCIe, a process's SM share). ``label`` is the column nvidia-smi prints. The
 Chinese follows the seed document's field guide; where that guide is loose (Uncorr. ECC, Compute M.)
 both languages say what NVML actually reports.
 """
@@ -37,6 +38,30 @@ def na(lang: str = "en") -> str:
     return CORE.text(_lang(lang), "glossary.na")
 
 
+def util_note(lang: str = "en") -> str:
+    """One line: GPU-Util says a kernel was running, not that the GPU is full."""
+    return CORE.text(_lang(lang), "glossary.util_note")
+
+
+# Each name in vgg_core.gpu.THROTTLE_REASONS -> its text's key, written out in full (tests find each key used).
+THROTTLE_KEYS = {
+    "gpu_idle": "throttle.gpu_idle", "applications_clocks": "throttle.applications_clocks",
+    "sw_power_cap": "throttle.sw_power_cap", "hw_slowdown": "throttle.hw_slowdown",
+    "sync_boost": "throttle.sync_boost", "sw_thermal": "throttle.sw_thermal", "hw_thermal": "throttle.hw_thermal",
+    "hw_power_brake": "throttle.hw_power_brake", "display_clocks": "throttle.display_clocks",
+    "board_limit": "throttle.board_limit", "reliability": "throttle.reliability",
+}
+
+
+def throttle_reason(name: str, lang: str = "en") -> str:
+    """A reason from ``GpuInfo.throttle_reasons`` in words ('power cap'); ``other_0x800`` names its bits."""
+    if name.startswith("other_"):
+        return CORE.text(_lang(lang), "throttle.other", bits=name.removeprefix("other_"))
+    if name not in THROTTLE_KEYS:
+        raise KeyError(f"no text for clock reason {name!r}")
+    return CORE.text(_lang(lang), THROTTLE_KEYS[name])
+
+
 def _check(key: str) -> str:
     if key not in KEYS:
         raise KeyError(f"no glossary entry for {key!r}")
@@ -49,4 +74,4 @@ def _lang(lang: str) -> str:
     return lang
 
 
-__all__ = ["KEYS", "LANGUAGES", "label", "explain", "note", "na"]
+__all__ = ["KEYS", "LANGUAGES", "label", "explain", "note", "na", "util_note", "throttle_reason"]

@@ -6,6 +6,10 @@ failed start is remembered and retried only every ``RETRY_SECONDS``, so a GPU-le
 A field NVML cannot give is ``None`` (shown as N/A) on its own; a lost GPU is marked ``lost`` while the
 others still report; no library, no driver or no GPU gives ``available=False`` and a readable ``reason``.
 ``snapshot()`` never raises.
+
+Beyond nvidia-smi's table (``GPU_DETAIL_FIELDS``): the SM and memory clocks, why the clocks are held
+down (NVML's clock event or throttle reasons, as names: ``THROTTLE_REASONS``), PCIe throughput, and
+each process's share of the SM time (``ProcessInfo.sm_percent``).
 """
 
 from __future__ import annotations
@@ -40,6 +44,16 @@ _INIT_REASONS = {
 }
 LOST_REASON = problem("gpu_lost")
 
+# NVML's clock event (throttle) reason bits, by the name the glossary explains them under
+# (nvmlClocksEventReason* / nvmlClocksThrottleReason* in pynvml; the same bits under both names).
+THROTTLE_REASONS = {
+    0x1: "gpu_idle", 0x2: "applications_clocks", 0x4: "sw_power_cap", 0x8: "hw_slowdown", 0x10: "sync_boost",
+    0x20: "sw_thermal", 0x40: "hw_thermal", 0x80: "hw_power_brake", 0x100: "display_clocks",
+    0x200: "board_limit", 0x400: "reliability",
+}
+PROCESS_UTIL_WINDOW_S = 1.0  # a process's SM share: NVML's samples over this last stretch
+_FUNCTION_NOT_FOUND = 13
+
 
 @dataclass
 class ProcessInfo:
@@ -47,6 +61,7 @@ class ProcessInfo:
     name: str | None
     used_memory_mib: int | None
     type: str  # "C" compute, "G" graphics, "C+G" both, as nvidia-smi's Type column
+    sm_percent: int | None = None  # its share of the SM time lately (0: no kernel of its own ran)
 
 
 @dataclass
@@ -70,6 +85,11 @@ class GpuInfo:
     ecc_uncorrected: int | None = None
     compute_mode: str | None = None
     processes: list[ProcessInfo] | None = None
+    sm_clock_mhz: int | None = None
+    memory_clock_mhz: int | None = None
+    throttle_reasons: list[str] | None = None  # THROTTLE_REASONS names; [] when nothing holds the clocks down
+    pcie_tx_kb_s: int | None = None
+    pcie_rx_kb_s: int | None = None
     lost: bool = False
     reason: Problem | None = None
     # field -> NVML's message for each field that is N/A because NVML said no ("Not Supported", ...).
@@ -121,7 +141,9 @@ GPU_FIELDS = (
     "power_draw_w", "power_limit_w", "bus_id", "display_active", "memory_used_mib", "memory_total_mib",
     "utilization_percent", "ecc_enabled", "ecc_uncorrected", "compute_mode", "processes",
 )
-PROCESS_FIELDS = ("pid", "name", "used_memory_mib", "type")
+# What NVML tells beyond nvidia-smi's table.
+GPU_DETAIL_FIELDS = ("sm_clock_mhz", "memory_clock_mhz", "throttle_reasons", "pcie_tx_kb_s", "pcie_rx_kb_s")
+PROCESS_FIELDS = ("pid", "name", "used_memory_mib", "type", "sm_percent")
 HOST_FIELDS = ("cpu_percent", "cpu_count", "ram_used_mib", "ram_total_mib", "ram_percent")
 
 
@@ -214,13 +236,19 @@ def _ensure(nv_given: ModuleType | None) -> tuple[ModuleType | None, Problem | N
 def query(read: Callable[[ModuleType], T], nvml: ModuleType | None = None) -> T | None:
     """Every NVML call outside ``snapshot`` goes through here: the one shared session, started once,
     and None (never an exception) when NVML is missing, failing or the call is refused."""
-    try:
-        nv, reason = _ensure(nvml)
-        if reason is not None or nv is None:
+    nv = None
+    for attempt in (1, 2):
+        try:
+            nv, reason = _ensure(nvml)
+            if reason is not None or nv is None:
+                return None
+            return read(nv)
+        except Exception as e:  # noqa: BLE001 - a figure NVML cannot give is simply unknown
+            if attempt == 1 and _code(e) == _UNINITIALIZED and nv is not None:
+                _invalidate(nv)  # somebody shut NVML down under us: start it again, once
+                continue
             return None
-        return read(nv)
-    except Exception:  # noqa: BLE001 - a figure NVML cannot give is simply unknown
-        return None
+    return None
 
 
 def _optional(read: Callable[[], Any]) -> Any:
@@ -300,6 +328,11 @@ def _pstate(value: int) -> str | None:
     return None if value == _PSTATE_UNKNOWN or value < 0 else f"P{value}"
 
 
+def memory_info(nv: ModuleType, handle: Any) -> Any:
+    """A GPU's memory (total, used, ...) as nvidia-smi counts it, for ``query`` callers."""
+    return _memory(nv, handle)
+
+
 def _memory(nv: ModuleType, handle: Any) -> Any:
     """The v2 figures are nvidia-smi's (used excludes driver-reserved memory); v1 on older drivers."""
     version = getattr(nv, "nvmlMemory_v2", None)
@@ -361,7 +394,47 @@ def _processes(nv: ModuleType, handle: Any, reader: _Reader) -> list[ProcessInfo
                 merged[pid] = ProcessInfo(pid=pid, name=None, used_memory_mib=mib, type=kind)
     for proc in merged.values():
         proc.name = _process_name(nv, proc.pid)
+    shares = reader.get("processes.sm_percent", lambda: _sm_shares(nv, handle))
+    for proc in merged.values():
+        proc.sm_percent = None if shares is None else shares.get(proc.pid, 0)
     return list(merged.values())
+
+
+def _sm_shares(nv: ModuleType, handle: Any) -> dict[int, int]:
+    """pid -> mean SM utilisation over NVML's samples of the last ``PROCESS_UTIL_WINDOW_S``; NVML
+    says Not Found when no process ran a kernel then (every share is 0)."""
+    since = int((time.time() - PROCESS_UTIL_WINDOW_S) * 1e6)
+    try:
+        samples = nv.nvmlDeviceGetProcessUtilization(handle, since)
+    except nv.NVMLError as e:
+        if _code(e) == _NOT_FOUND:
+            return {}
+        raise
+    by_pid: dict[int, list[int]] = {}
+    for sample in samples:
+        by_pid.setdefault(int(sample.pid), []).append(int(sample.smUtil))
+    return {pid: round(sum(v) / len(v)) for pid, v in by_pid.items()}
+
+
+def _throttle_reasons(nv: ModuleType, handle: Any) -> list[str]:
+    """Why the clocks are held down, as names; NVML's newer call first, its older name on older drivers."""
+    try:
+        bits = int(nv.nvmlDeviceGetCurrentClocksEventReasons(handle))
+    except (AttributeError, nv.NVMLError) as e:
+        if isinstance(e, nv.NVMLError) and _code(e) != _FUNCTION_NOT_FOUND:
+            raise
+        bits = int(nv.nvmlDeviceGetCurrentClocksThrottleReasons(handle))
+    names = [name for bit, name in THROTTLE_REASONS.items() if bits & bit]
+    rest = bits & ~sum(THROTTLE_REASONS)
+    return names + ([f"other_{rest:#x}"] if rest else [])
+
+
+def _read_details(nv: ModuleType, handle: Any, info: GpuInfo, r: "_Reader") -> None:
+    info.sm_clock_mhz = r.get("sm_clock_mhz", lambda: int(nv.nvmlDeviceGetClockInfo(handle, nv.NVML_CLOCK_SM)))
+    info.memory_clock_mhz = r.get("memory_clock_mhz", lambda: int(nv.nvmlDeviceGetClockInfo(handle, nv.NVML_CLOCK_MEM)))
+    info.throttle_reasons = r.get("throttle_reasons", lambda: _throttle_reasons(nv, handle))
+    info.pcie_tx_kb_s = r.get("pcie_tx_kb_s", lambda: int(nv.nvmlDeviceGetPcieThroughput(handle, nv.NVML_PCIE_UTIL_TX_BYTES)))
+    info.pcie_rx_kb_s = r.get("pcie_rx_kb_s", lambda: int(nv.nvmlDeviceGetPcieThroughput(handle, nv.NVML_PCIE_UTIL_RX_BYTES)))
 
 
 def _read_gpu(nv: ModuleType, index: int) -> GpuInfo:
@@ -409,6 +482,7 @@ def _read_gpu(nv: ModuleType, index: int) -> GpuInfo:
             info.na_reasons["ecc_uncorrected"] = info.na_reasons.get("ecc_enabled", "ECC is disabled")
         info.compute_mode = r.get("compute_mode", lambda: COMPUTE_MODES.get(int(nv.nvmlDeviceGetComputeMode(handle))))
         info.processes = _processes(nv, handle, r)
+        _read_details(nv, handle, info, r)
     except _Lost:
         return GpuInfo(index=index, name=info.name, bus_id=info.bus_id, lost=True, reason=LOST_REASON)
     return info
@@ -498,5 +572,7 @@ def snapshot(nvml: ModuleType | None = None) -> Snapshot:
 
 __all__ = [
     "Snapshot", "GpuInfo", "HostInfo", "ProcessInfo", "snapshot", "host_stats", "shutdown", "query", "on_off",
-    "GPU_FIELDS", "PROCESS_FIELDS", "HOST_FIELDS", "COMPUTE_MODES", "RETRY_SECONDS",
+    "memory_info",
+    "GPU_FIELDS", "GPU_DETAIL_FIELDS", "PROCESS_FIELDS", "HOST_FIELDS", "COMPUTE_MODES", "RETRY_SECONDS",
+    "THROTTLE_REASONS",
 ]

@@ -1,9 +1,13 @@
 """One training run into its run folder: what the ``train`` command does once its input is checked.
 
 It owns what the loop should not know about: the run folder, signals and the STOP file, the
-weights, checkpoint and predictions after every epoch, and turning any failure into a one-line
-``failed`` status while keeping the rows already written. A resumed run (``vgg_core.resume``)
-goes through the same function, starting from its checkpoint instead of Xavier and its seed.
+weights, checkpoint and predictions after every epoch, the run's resource record (``resources``),
+and turning any failure into a one-line ``failed`` status while keeping the rows already written.
+A resumed run (``vgg_core.resume``) goes through the same function, starting from its checkpoint
+instead of Xavier and its seed.
+
+With several processes (``vgg_core.ddp``) rank 0 runs ``run_job`` and writes the folder; every other
+rank runs ``run_rank``: the same training, writing nothing, its failure left for rank 0 to name.
 """
 
 from __future__ import annotations
@@ -28,8 +32,9 @@ from .device import device_name, pci_bus_id
 from .epoch_saver import EpochSaver
 from .pipeline import num_batches
 from .problems import Problem, problem
-from .request import TrainRequest
 from .checkpoint import capture
+from .request import TrainRequest, TrainSettings
+from .resources import ResourceSampler
 from .run_config import DataInfo, RunConfig
 from .run_folder import REQUEST, atomic_write
 from .run_rows import Row
@@ -38,6 +43,7 @@ from .speed import tune_process
 from .train import FitResult, amp_dtype, fit, make_optimizer, prepare_model
 
 if TYPE_CHECKING:
+    from .ddp import Group
     from .resume import ResumePlan
 
 
@@ -72,7 +78,7 @@ class StopRequest:
 class JobResult:
     exit_code: int  # 0 completed or stopped, 1 failed
     state: str
-    run_dir: Path
+    run_dir: Path | None  # None on a rank that writes no folder
     device: str
     fit: FitResult | None = None
     error: Problem | None = None
@@ -86,10 +92,12 @@ def run_job(
     on_row: Callable[[Row], None] = lambda row: None,
     on_config: Callable[[RunConfig], None] = lambda config: None,
     stop: StopRequest | None = None,
+    group: Group | None = None,
     resume: "ResumePlan | None" = None,
     writer: RunWriter | None = None,
 ) -> JobResult:
-    """Train, write everything to ``run_dir``, never raise for a training failure.
+    """Train, write everything to ``run_dir``, never raise for a training failure (rank 0's part
+    of the run with a process ``group``).
 
     ``resume``: continue that run in its folder; ``writer``: the folder already opened (a resume
     opens it before its checks: the writer's lock on metrics.jsonl keeps two resumes apart)."""
@@ -97,39 +105,44 @@ def run_job(
     stop = stop or StopRequest()
     stop.stop_file = writer.stop_file
     previous_handlers = stop.install_signal_handlers()
-    config = _start(writer, request, device, resume)
-    seed = config.seed
     saver = EpochSaver(writer, request.spec)
     fit_result = None
+    lock = threading.Lock()  # rows come from the loop and from the resource sampler
 
     def emit(row: Row) -> None:
-        writer.row(row)
-        on_row(row)
+        with lock:
+            writer.row(row)
+            on_row(row)
 
     try:
-        config, data = _load_and_describe(writer, config, device, on_config)
-        fit_result = _train(request, data, device, seed, emit, stop, saver, resume)
+        config = _start(writer, request, device, group, resume)
+        seed = config.seed
+        with _sampler(emit, device, group):
+            config, data = _load_and_describe(writer, config, device, on_config)
+            fit_result = train_run(request, data, device, seed, emit=emit, stop=stop, saver=saver, group=group,
+                                   resume=resume)
         state = "stopped" if fit_result.stopped else "completed"
         writer.status(state, **({"reason": stop.reason} if fit_result.stopped else {}), **_summary(fit_result))
         return JobResult(0, state, writer.dir, str(device), fit_result)
     except Exception as e:  # noqa: BLE001 - every failure becomes a status line; nothing escapes as a traceback
+        failed_at = time.time()
         saver.close()  # a write in flight finishes (or cleans up) before the failure is recorded
-        return _failed(writer, e, request, device, fit_result)
+        return _failed(writer, e, request, device, fit_result, _reason(e, request, device, group, failed_at))
     finally:
         saver.close()
         writer.close()
         StopRequest.restore(previous_handlers)
 
 
-def _start(writer: RunWriter, request: TrainRequest, device: torch.device, resume: "ResumePlan | None") -> RunConfig:
+def _start(writer: RunWriter, request: TrainRequest, device: torch.device, group: Group | None,
+           resume: "ResumePlan | None") -> RunConfig:
     """The first status and config.json; a resume keeps its seed and start time and says where it resumed."""
     if resume is None:
-        seed = request.settings.seed if request.settings.seed is not None else random.SystemRandom().randrange(2**31)
-        config = run_config(request, device, seed, writer.dir)
+        config = run_config(request, device, _seed(request.settings, group), writer.dir, group)
         writer.status("running", pid=os.getpid())
     else:
         old = resume.config
-        config = run_config(request, device, old.seed, writer.dir).replace(
+        config = run_config(request, device, old.seed, writer.dir, group).replace(
             started_unix=old.started_unix, started_at=old.started_at)
         writer.stop_file.unlink(missing_ok=True)  # the stop asked of the process that ended, not of this one
         writer.status("running", pid=os.getpid(), **resume.marks())
@@ -138,12 +151,56 @@ def _start(writer: RunWriter, request: TrainRequest, device: torch.device, resum
     return config
 
 
+def run_rank(request: TrainRequest, group: Group, stop: StopRequest | None = None) -> JobResult:
+    """A rank other than 0: the same training, writing nothing; its own failure is left in the group's
+    store, where rank 0 reads it to name the rank and the reason."""
+    stop = stop or StopRequest()
+    previous_handlers = stop.install_signal_handlers()
+    device, fit_result = group.device, None
+    try:
+        seed = _seed(request.settings, group)
+        tune_process(device)
+        data = _load_data(request.settings, device)
+        fit_result = train_run(request, data, device, seed, emit=lambda row: None, stop=stop, group=group)
+        return JobResult(0, "stopped" if fit_result.stopped else "completed", None, str(device), fit_result)
+    except Exception as e:  # noqa: BLE001 - the failure is told to rank 0, not raised
+        failed_at = time.time()
+        own = failure_reason(e, request, device)
+        rank, reason = group.culprit(own, _is_own(e), failed_at)
+        if rank == group.rank:
+            group.report(own)
+        return JobResult(1, "failed", None, str(device), fit_result, reason)
+    finally:
+        StopRequest.restore(previous_handlers)
+
+
+def _seed(settings: TrainSettings, group: Group | None) -> int:
+    """The seed asked for, else a random one (recorded); with several processes, rank 0's on every rank."""
+    if group is not None:
+        return group.shared_seed(settings.seed)
+    return settings.seed if settings.seed is not None else random.SystemRandom().randrange(2**31)
+
+
+def _sampler(emit: Callable[[Row], None], device: torch.device, group: Group | None) -> ResourceSampler:
+    """The resource record of the run's processes on this machine and of their GPUs."""
+    if group is None:
+        gpus = [(device.index or 0, pci_bus_id(device))] if device.type == "cuda" else []
+        return ResourceSampler(emit, [(0, os.getpid())], [(i, b) for i, b in gpus if b])
+    local = group.local_ranks()
+    gpus = [(torch.device(r.device).index or 0, r.pci_bus_id) for r in local if r.device.startswith("cuda")]
+    return ResourceSampler(emit, [(r.rank, r.pid) for r in local], [(i, b) for i, b in gpus if b])
+
+
+def _load_data(settings: TrainSettings, device: torch.device) -> FashionMNIST:
+    return load_fashion_mnist(settings.data_dir, device).subset(settings.max_train_examples, settings.max_test_examples)
+
+
 def _load_and_describe(writer: RunWriter, config: RunConfig, device: torch.device,
                        on_config: Callable[[RunConfig], None]) -> tuple[RunConfig, FashionMNIST]:
     """Process settings and the data, then the config record says what they are."""
     settings = config.settings
     applied = tune_process(device)
-    data = load_fashion_mnist(settings.data_dir, device).subset(settings.max_train_examples, settings.max_test_examples)
+    data = _load_data(settings, device)
     steps = num_batches(data.train_images.shape[0], settings.batch_size)
     config = config.replace(
         speed_settings=applied, data=DataInfo(data.source, data.train_images.shape[0], data.test_images.shape[0]),
@@ -154,27 +211,50 @@ def _load_and_describe(writer: RunWriter, config: RunConfig, device: torch.devic
     return config, data
 
 
-def _train(request: TrainRequest, data: FashionMNIST, device: torch.device, seed: int, emit: Callable[[Row], None],
-           stop: StopRequest, saver: EpochSaver, resume: "ResumePlan | None" = None) -> FitResult:
+def train_run(request: TrainRequest, data: FashionMNIST, device: torch.device, seed: int, *,
+              emit: Callable[[Row], None], stop: StopRequest, saver: EpochSaver | None = None,
+              group: Group | None = None, resume: "ResumePlan | None" = None) -> FitResult:
+    """The training itself, alike on every rank: the seeded model (in DDP with a ``group``), ``fit``,
+    and the weights and checkpoint through ``saver`` (rank 0's); a ``resume`` starts from its checkpoint."""
     torch.manual_seed(seed)
-    model, net = prepare_model(request.spec, request.settings, device)
+    model, net = prepare_model(request.spec, request.settings, device, wrap=group.wrap if group is not None else None)
+    if group is not None:  # the same initial weights on every rank, each rank its own dropout masks
+        torch.manual_seed(seed + group.rank)
     optimizer = make_optimizer(model, request.settings, device, lr=request.learning_rate)
     generator, loop = torch.Generator().manual_seed(seed), None
     if resume is not None:  # after the model and optimizer are made: their making draws from the RNG
         model.load_state_dict(resume.weights.state_dict)
         optimizer.load_state_dict(resume.checkpoint.optimizer)
         generator, loop = resume.checkpoint.restore_rng(device), resume.checkpoint.loop_state()
-        saver.saved_epoch = resume.checkpoint.epoch  # a stop before the next epoch ends keeps this pair
-    saver.watch(model, data.test_labels, lambda at: capture(at, optimizer, generator, seed, request))
-    result = fit(net, data, request.spec, request.settings, seed=seed, emit=emit, should_stop=stop,
-                 on_epoch=saver.epoch_done, keep_predictions=True, optimizer=optimizer, generator=generator, loop=loop)
-    saver.finish(result)
+        if saver is not None:
+            saver.saved_epoch = resume.checkpoint.epoch  # a stop before the next epoch ends keeps this pair
+    should_stop = group.agree(stop) if group is not None else stop
+    if saver is not None:
+        saver.watch(model, data.test_labels, lambda at: capture(at, optimizer, generator, seed, request))
+    result = fit(net, data, request.spec, request.settings, seed=seed, emit=emit, should_stop=should_stop,
+                 on_epoch=saver.epoch_done if saver is not None else lambda loop, result: None,
+                 keep_predictions=True, optimizer=optimizer, group=group, generator=generator, loop=loop)
+    if group is not None:
+        should_stop.finish()
+    if saver is not None:
+        saver.finish(result)
     return result
 
 
+def _reason(e: Exception, request: TrainRequest, device: torch.device, group: Group | None,
+            failed_at: float) -> Problem:
+    """The failure's line; with several processes, naming the rank behind it (maybe another one)."""
+    own = failure_reason(e, request, device)
+    return own if group is None else group.culprit(own, _is_own(e), failed_at)[1]
+
+
+def _is_own(e: BaseException) -> bool:
+    """A failure that is surely this process's own, whatever the other ranks do."""
+    return isinstance(e, DataError) or _is_oom(e) or _is_disk(e)
+
+
 def _failed(writer: RunWriter, e: Exception, request: TrainRequest, device: torch.device,
-            fit_result: FitResult | None) -> JobResult:
-    reason = failure_reason(e, request, device)
+            fit_result: FitResult | None, reason: Problem) -> JobResult:
     try:
         if not isinstance(e, DataError) and not _is_oom(e) and not _is_disk(e):
             writer.write_traceback(traceback.format_exc())
@@ -236,15 +316,17 @@ def _summary(r: FitResult) -> dict[str, Any]:
     }
 
 
-def run_config(request: TrainRequest, device: torch.device, seed: int, run_dir: Path) -> RunConfig:
+def run_config(request: TrainRequest, device: torch.device, seed: int, run_dir: Path,
+               group: Group | None = None) -> RunConfig:
     dtype = amp_dtype(request.settings, device)
     now = time.time()
+    world = dict(world_size=group.size, backend=group.backend, ranks=list(group.ranks)) if group is not None else {}
     return RunConfig(
         run_id=run_dir.name, request=request, seed=seed, device=str(device), device_name=device_name(device),
         pci_bus_id=pci_bus_id(device), amp_dtype=str(dtype).removeprefix("torch.") if dtype else None,
         pid=os.getpid(), started_unix=round(now, 3), started_at=time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(now)),
         versions={"python": platform.python_version(), "torch": torch.__version__, "torchvision": _version("torchvision")},
-        command=list(sys.argv),
+        command=list(sys.argv), **world,
     )
 
 

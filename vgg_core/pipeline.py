@@ -19,16 +19,43 @@ def epoch_batches(
     batch_size: int,
     generator: torch.Generator | None = None,
     shuffle: bool = True,
+    rank: int = 0,
+    world: int = 1,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """One epoch of (uint8 images, labels) batches, the last one partial, as d2l's DataLoader gives."""
+    """One epoch of (uint8 images, labels) batches, the last one partial, as d2l's DataLoader gives.
+
+    With ``world`` processes each one takes its ``share`` of every batch of the same permutation
+    (every rank seeds ``generator`` alike), so the batch stays the global one and an epoch is
+    still every example once.
+    """
     n = images.shape[0]
     order = torch.randperm(n, generator=generator).to(images.device, non_blocking=True) if shuffle else None
     for start in range(0, n, batch_size):
+        lo, hi = share(min(batch_size, n - start), rank, world)
         if order is None:
-            yield images[start:start + batch_size], labels[start:start + batch_size]
+            yield images[start + lo:start + hi], labels[start + lo:start + hi]
         else:
-            idx = order[start:start + batch_size]
+            idx = order[start + lo:start + hi]
             yield images.index_select(0, idx), labels.index_select(0, idx)
+
+
+def share(n: int, rank: int, world: int) -> tuple[int, int]:
+    """[lo, hi) of ``n`` items that is ``rank``'s: contiguous, sizes differ by at most one (the first
+    ``n % world`` ranks take one more), as ``torch.tensor_split`` cuts."""
+    q, r = divmod(n, world)
+    lo = rank * q + min(rank, r)
+    return lo, lo + q + (1 if rank < r else 0)
+
+
+def shard_batches(images: torch.Tensor, labels: torch.Tensor, batch_size: int, rank: int = 0,
+                  world: int = 1) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """``rank``'s contiguous share of a split, in batches; every rank gets the same number of batches
+    (the last ones possibly empty), so a per-batch collective stays in step. One process: the split in order."""
+    n = images.shape[0]
+    lo, hi = share(n, rank, world)
+    for j in range(num_batches(share(n, 0, world)[1], batch_size)):
+        a, b = min(lo + j * batch_size, hi), min(lo + (j + 1) * batch_size, hi)
+        yield images[a:b], labels[a:b]
 
 
 def num_batches(n: int, batch_size: int) -> int:

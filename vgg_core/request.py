@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -17,7 +18,7 @@ from typing import Any, Mapping
 import torch
 
 from .data import NUM_CLASSES, SPLITS
-from .device import DEVICE_HELP, resolve_device
+from .device import DEVICE_HELP, check_processes, resolve_device
 from .problems import Problem, ProblemsError, problem
 from .spec import ArchSpec, SpecError, is_int, is_number, unknown_fields
 from .stages import FAMILIES
@@ -27,6 +28,7 @@ COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-
 DEFAULT_LR = {"sgd": 0.05, "adam": 0.001}  # d2l's VGG lr; Adam's usual default (SGD on AlexNet: FAMILIES)
 FORMAT = 1
 MAX_NAME, MAX_NOTE, MAX_TEXT = 80, 2000, 4096
+MAX_NPROC = 256
 
 
 class ConfigError(ProblemsError):
@@ -75,6 +77,10 @@ class TrainSettings:
     max_test_examples: int | None = setting(None, "int", "evaluate on the first N test images only",
                                             low=1, high=SPLITS["t10k"], optional=True)
     log_every: int = setting(10, "int", "write a train row every N steps", low=1, high=100_000)
+    nproc: int = setting(1, "int", "processes on this machine, one run (DDP through torchrun; one GPU each on CUDA)",
+                         low=1, high=MAX_NPROC)
+    ddp_timeout: int = setting(300, "int", "seconds a process waits for the others before the run fails (DDP)",
+                               low=10, high=3600)
     data_dir: str | None = setting(None, "text", "folder with the four Fashion-MNIST files", optional=True)
 
     @property
@@ -86,6 +92,17 @@ class TrainSettings:
         found = [p for f in dataclasses.fields(self) if (p := check_setting(f.name, getattr(self, f.name)))]
         if is_number(self.momentum) and self.momentum and self.optimizer in OPTIMIZERS[1:]:
             found.append(problem("momentum_sgd_only"))
+        return found + self._process_problems()
+
+    def _process_problems(self) -> list[Problem]:
+        """Several processes: each needs an example per step, and takes its own GPU from cuda:0 on."""
+        if not is_int(self.nproc) or self.nproc <= 1:
+            return []
+        found = []
+        if is_int(self.batch_size) and 0 < self.batch_size < self.nproc:
+            found.append(problem("nproc_batch", n=self.nproc, batch=self.batch_size))
+        if isinstance(self.device, str) and re.fullmatch(r"\s*cuda:\d+\s*", self.device.lower()):
+            found.append(problem("nproc_cuda_index", n=self.nproc, device=self.device.strip()))
         return found
 
     def to_dict(self) -> dict[str, Any]:
@@ -110,7 +127,7 @@ SETTINGS: dict[str, Setting] = {f.name: f.metadata["setting"] for f in dataclass
 
 
 # How a run is carried out, not what it learns: a resume may change these, never the others.
-RUN_SETTINGS = ("device", "amp", "compile", "channels_last", "log_every", "data_dir")
+RUN_SETTINGS = ("device", "amp", "compile", "channels_last", "log_every", "data_dir", "nproc", "ddp_timeout")
 
 
 def name_note_problems(name: Any, note: Any) -> list[Problem]:
@@ -200,7 +217,9 @@ class TrainRequest:
         """Refuse bad input (ConfigError, DeviceError) or return the device the run will use."""
         if problems := self.problems():
             raise ConfigError(problems)
-        return resolve_device(self.settings.device)
+        device = resolve_device(self.settings.device)
+        check_processes(self.settings.nproc, device)
+        return device
 
     def replace(self, **changes: Any) -> "TrainRequest":
         return dataclasses.replace(self, **changes)

@@ -34,6 +34,18 @@ class DataInfo:
 
 
 @dataclass(frozen=True)
+class RankRecord:
+    """One process of a run on several (DDP): where it ran and on what."""
+
+    rank: int
+    host: str
+    pid: int
+    device: str  # cpu, cuda:1
+    device_name: str | None = None
+    pci_bus_id: str | None = None
+
+
+@dataclass(frozen=True)
 class RunConfig:
     run_id: str
     request: TrainRequest
@@ -51,6 +63,9 @@ class RunConfig:
     data: DataInfo | None = None
     steps_per_epoch: int | None = None
     total_steps: int | None = None
+    world_size: int = 1  # processes training this run (DDP), on every machine together
+    backend: str | None = None  # nccl or gloo with several processes
+    ranks: list[RankRecord] = field(default_factory=list)  # each process, by rank; empty for one
 
     @property
     def spec(self):
@@ -88,6 +103,7 @@ class RunConfig:
             versions=_str_dict(data.get("versions")), command=_str_list(data.get("command")),
             speed_settings=_str_list(data.get("speed_settings")), data=_data_info(data.get("data")),
             steps_per_epoch=_int(data, "steps_per_epoch"), total_steps=_int(data, "total_steps"),
+            world_size=_int(data, "world_size") or 1, backend=_str(data, "backend"), ranks=_ranks(data.get("ranks")),
         )
 
 
@@ -147,6 +163,19 @@ def _str_dict(v: Any) -> dict[str, str]:
 
 def _str_list(v: Any) -> list[str]:
     return [x[:500] for x in v[:100] if isinstance(x, str)] if isinstance(v, list) else []
+
+
+def _ranks(v: Any) -> list[RankRecord]:
+    if not isinstance(v, list):
+        return []
+    found = []
+    for item in v[:4096]:
+        if not isinstance(item, dict):
+            continue
+        rank, pid, host, device = _int(item, "rank"), _int(item, "pid"), _str(item, "host"), _str(item, "device")
+        if rank is not None and pid and host is not None and device is not None:
+            found.append(RankRecord(rank, host, pid, device, _str(item, "device_name"), _str(item, "pci_bus_id")))
+    return found
 
 
 def _data_info(v: Any) -> DataInfo | None:

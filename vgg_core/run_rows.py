@@ -4,7 +4,7 @@ One JSON object per line, told apart by ``kind``:
   train   {"epoch", "step", "examples", "elapsed_s", "train_loss", "train_acc", "examples_per_sec"}
   eval    {"epoch", "step", "examples", "elapsed_s", "test_loss", "test_acc"}
   status  {"state": running | completed | stopped | failed, "time", "pid", "error", "problem", ...}
-  system  {"elapsed_s", "cpu_percent", "rss_mib", ...} (a resource sample)
+  system  {"elapsed_s", "cpu_percent", "rss_mib", ...} (a resource sample: fields in ``vgg_core.resources``)
 A resumed run appends a ``running`` status with ``resumed_epoch``, ``resumed_step`` and
 ``resumed_elapsed_s``: the rows after that point, written by the unfinished epoch that the stop
 cut short, are dropped on reading, so the rows read as one uninterrupted run.

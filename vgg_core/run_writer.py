@@ -20,7 +20,7 @@ import torch
 from .predictions import save_predictions
 from .problems import Problem, problem
 from .run_config import RunConfig
-from .run_folder import MODEL, PREDICTIONS, STOP, TRACEBACK, RunDirError, atomic_write, check_new_run_dir
+from .run_folder import METRICS, MODEL, PREDICTIONS, STOP, TRACEBACK, RunDirError, atomic_write, check_new_run_dir
 from .run_rows import StatusRow, Row, to_json
 from .spec import ArchSpec
 from .weights import save_weights
@@ -70,3 +70,27 @@ class RunWriter:
 
     def close(self) -> None:
         self._metrics.close()
+
+
+def append_status(run_dir: str | os.PathLike, state: str, problem: Problem | None = None, **summary: Any) -> None:
+    """One status line added to a run whose own process ended without its final one (a rank 0 that was
+    killed): written by whoever watched that process, the one exception to "only the run writes its folder"."""
+    error = str(problem) if problem is not None else None
+    row = StatusRow(state, round(time.time(), 3), None, error, problem, None, summary)
+    path = Path(run_dir) / METRICS
+    torn = _last_byte(path) not in (None, b"\n")
+    with open(path, "a", encoding="utf-8") as f:  # a line cut short by the kill stays a line of its own
+        f.write(("\n" if torn else "") + json.dumps(to_json(row), allow_nan=False) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _last_byte(path: Path) -> bytes | None:
+    try:
+        with open(path, "rb") as f:
+            if f.seek(0, os.SEEK_END) == 0:
+                return None
+            f.seek(-1, os.SEEK_END)
+            return f.read(1)
+    except FileNotFoundError:
+        return None

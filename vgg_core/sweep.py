@@ -22,7 +22,9 @@ from .spec import ArchSpec, format_compact, parse_conv_arch
 
 MAX_RUNS = 64
 MAX_LISTED = 5  # invalid runs named one by one; the rest are counted
-SPEC_FIELDS = tuple(f.name for f in dataclasses.fields(ArchSpec))
+# Every spec field but the network's family: AlexNet's blocks are fixed, so it is compared beside a
+# sweep (or swept over its own input size, width ...), not mixed into a grid of VGG blocks.
+SPEC_FIELDS = tuple(f.name for f in dataclasses.fields(ArchSpec) if f.name != "family")
 VARY_NAMES = (*SPEC_FIELDS, *SETTINGS)
 SEPARATORS = {"conv_arch": ";"}  # its values hold commas; every other list is comma-separated
 _TRUE, _FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off")
@@ -206,7 +208,7 @@ def _kind(name: str) -> tuple[str, bool]:
     """(int | float | bool | arch | choice | text, None allowed) for a spec field or a setting."""
     if name in SETTINGS:
         return SETTINGS[name].kind, SETTINGS[name].optional
-    if name == "conv_arch":  # its default is None (the family's own blocks), so its type says nothing
+    if name == "conv_arch":  # its default (None) means the family's own blocks
         return "arch", False
     default = _SPEC_DEFAULTS[name]
     kinds = ((bool, "bool"), (int, "int"), (float, "float"), (tuple, "arch"))

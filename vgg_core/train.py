@@ -11,6 +11,11 @@ rows to ``emit``, asks ``should_stop`` once per step and tells ``on_epoch`` when
 ``Accumulator``), then ``evaluate``. ``LoopState`` is where training stands (epochs, steps,
 examples, time); ``fit`` starts from one it is given, with the shuffling generator it is given,
 which is how a run is resumed (``vgg_core.checkpoint`` saves both after every epoch).
+
+Several processes (DDP, ``vgg_core.ddp``): ``fit`` is given the process ``group``. Each rank takes
+its share of every global batch, its loss is its part of the global batch's mean (so DDP's averaged
+gradient is the one-process gradient), the ``Accumulator`` sums over all ranks when read, and the
+test set is split between the ranks and its probabilities gathered. Without a group nothing changes.
 """
 
 from __future__ import annotations
@@ -19,15 +24,16 @@ import contextlib
 import math
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
 from .data import FashionMNIST
 from .model import build_model, init_xavier
-from .pipeline import epoch_batches, num_batches, to_model_input
+from .pipeline import epoch_batches, num_batches, shard_batches, to_model_input
 from .request import TrainSettings, learning_rate
 from .run_rows import EvalRow, Row, TrainRow
 from .spec import ArchSpec
@@ -36,17 +42,32 @@ from .speed import relu_in_place
 
 # --- the pieces -------------------------------------------------------------------------------------
 
-class Accumulator:
-    """d2l's ``Accumulator``, kept on the device: adding costs no host sync; ``read`` is the one."""
+class Group(Protocol):
+    """What the loop needs of a process group (``vgg_core.ddp.Group``); every rank calls each alike."""
 
-    def __init__(self, n: int, device: torch.device):
+    rank: int
+    size: int
+
+    def all_reduce(self, tensor: torch.Tensor) -> torch.Tensor:
+        """The sum over all ranks (a new tensor)."""
+
+    def gather(self, tensor: torch.Tensor) -> torch.Tensor:
+        """Every rank's rows, in rank order."""
+
+
+class Accumulator:
+    """d2l's ``Accumulator``, kept on the device: adding costs no host sync; ``read`` is the one
+    (and, with a process group, the one collective: the sums over every rank)."""
+
+    def __init__(self, n: int, device: torch.device, group: Group | None = None):
         self.sums = torch.zeros(n, device=device)
+        self.group = group
 
     def add(self, *values: torch.Tensor) -> None:
         self.sums += torch.stack([v.float() for v in values])
 
     def read(self) -> list[float]:
-        return self.sums.tolist()
+        return (self.group.all_reduce(self.sums) if self.group is not None else self.sums).tolist()
 
 
 @dataclass
@@ -91,6 +112,7 @@ class StepContext:
     size: int
     channels: int
     channels_last: bool
+    group: Group | None = None  # several processes: this rank's group
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
         return to_model_input(images, self.size, self.channels, self.channels_last)
@@ -130,12 +152,15 @@ def amp_dtype(settings: TrainSettings, device: torch.device) -> torch.dtype | No
     return torch.bfloat16 if torch.cuda.get_device_capability(device) >= (8, 0) else torch.float16
 
 
-def prepare_model(spec: ArchSpec, settings: TrainSettings, device: torch.device) -> tuple[nn.Module, nn.Module]:
-    """(model, net): the d2l model to save, and what the loop calls (the same, or its compiled form)."""
+def prepare_model(spec: ArchSpec, settings: TrainSettings, device: torch.device,
+                  wrap: Callable[[nn.Module], nn.Module] | None = None) -> tuple[nn.Module, nn.Module]:
+    """(model, net): the d2l model to save, and what the loop calls (the same, its DDP ``wrap``, or
+    the compiled form of either)."""
     model = relu_in_place(init_xavier(build_model(spec)))
     memory_format = torch.channels_last if settings.channels_last else torch.preserve_format
     model = model.to(device=device, memory_format=memory_format)
-    net = torch.compile(model, mode=settings.compile) if settings.compile else model
+    net = wrap(model) if wrap is not None else model
+    net = torch.compile(net, mode=settings.compile) if settings.compile else net
     return model, net
 
 
@@ -151,26 +176,33 @@ def make_optimizer(model: nn.Module, settings: TrainSettings, device: torch.devi
 
 
 def step_context(net: nn.Module, spec: ArchSpec, settings: TrainSettings, device: torch.device,
-                 optimizer: torch.optim.Optimizer) -> StepContext:
+                 optimizer: torch.optim.Optimizer, group: Group | None = None) -> StepContext:
     dtype = amp_dtype(settings, device)
     scaler = torch.amp.GradScaler("cuda") if dtype == torch.float16 else None
     autocast = torch.autocast(device.type, dtype=dtype) if dtype else contextlib.nullcontext()
     return StepContext(net, getattr(net, "_orig_mod", net), device, optimizer, autocast, scaler, settings.batch_size,
-                       spec.input_size, spec.in_channels, settings.channels_last)
+                       spec.input_size, spec.in_channels, settings.channels_last, group)
 
 
 # --- the loop -----------------------------------------------------------------------------------------
 
-def train_step(ctx: StepContext, images: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """One SGD step; returns (loss x batch, correct predictions) as device tensors, not yet read.
+def train_step(ctx: StepContext, images: torch.Tensor, labels: torch.Tensor,
+               batch: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One SGD step; returns (loss x examples, correct predictions) as device tensors, not yet read.
 
     A compiled net runs the full batches only: the last, partial batch runs its eager module
-    (the same weights), so no shape change recompiles it.
+    (the same weights), so no shape change recompiles it. With a process group, ``images`` is this
+    rank's share of a global batch of ``batch`` examples.
     """
     n = labels.shape[0]
+    batch = n if batch is None else batch
     with ctx.autocast:
-        out = (ctx.net if n == ctx.batch_size else ctx.eager)(ctx.prepare(images))
-        loss = F.cross_entropy(out, labels)
+        out = (ctx.net if batch == ctx.batch_size else ctx.eager)(ctx.prepare(images))
+        if ctx.group is None:
+            loss = F.cross_entropy(out, labels)
+        else:  # this rank's part of the global mean, times the ranks DDP averages over
+            loss_sum = F.cross_entropy(out, labels, reduction="sum")
+            loss = loss_sum * (ctx.group.size / batch)
     ctx.optimizer.zero_grad(set_to_none=True)
     if ctx.scaler is not None:
         ctx.scaler.scale(loss).backward()
@@ -180,14 +212,15 @@ def train_step(ctx: StepContext, images: torch.Tensor, labels: torch.Tensor) -> 
         loss.backward()
         ctx.optimizer.step()
     with torch.no_grad():
-        return loss.detach() * n, (out.argmax(dim=1) == labels).sum()
+        total = loss.detach() * n if ctx.group is None else loss_sum.detach()
+        return total, (out.argmax(dim=1) == labels).sum()
 
 
 def train_epoch(ctx: StepContext, batches: Iterable[tuple[torch.Tensor, torch.Tensor]], n_train: int, epoch: int,
                 loop: LoopState, emit: Callable[[Row], None], should_stop: Callable[[], bool],
                 log_every: int) -> tuple[TrainRow | None, bool]:
     """One pass over the training set; returns (its last row, whether a stop cut it short)."""
-    metric, seen, row = Accumulator(2, ctx.device), 0, None
+    metric, seen, row = Accumulator(2, ctx.device, ctx.group), 0, None
     steps = num_batches(n_train, ctx.batch_size)
     ctx.net.train()
     for i, (images, labels) in enumerate(batches):
@@ -195,9 +228,10 @@ def train_epoch(ctx: StepContext, batches: Iterable[tuple[torch.Tensor, torch.Te
             if seen and (row is None or row.step < loop.step):
                 emit(row := _train_row(metric, seen, epoch + seen / n_train, loop))
             return row, True
-        metric.add(*train_step(ctx, images, labels))
-        seen += labels.shape[0]
-        loop.step, loop.examples = loop.step + 1, loop.examples + labels.shape[0]
+        batch = min(ctx.batch_size, n_train - i * ctx.batch_size)  # the global batch (all ranks' shares)
+        metric.add(*train_step(ctx, images, labels, batch))
+        seen += batch
+        loop.step, loop.examples = loop.step + 1, loop.examples + batch
         if loop.step % log_every == 0 or i + 1 == steps:
             emit(row := _train_row(metric, seen, epoch + seen / n_train, loop))
     return row, False
@@ -215,16 +249,20 @@ def evaluate(ctx: StepContext, images: torch.Tensor, labels: torch.Tensor,
              should_stop: Callable[[], bool] = lambda: False, keep_probabilities: bool = False) -> EvalResult | None:
     """Test loss and accuracy in eval mode under no_grad, as d2l's ``evaluate_accuracy_gpu``; with
     ``keep_probabilities`` also every example's softmax, gathered in the same pass. None when a stop
-    was asked for part-way."""
-    model, n = ctx.eager, images.shape[0]
-    metric = Accumulator(2, images.device)
+    was asked for part-way. With a process group each rank evaluates its share of the split; the sums
+    and (in rank order, so in the split's order) the probabilities come from every rank."""
+    model, n = plain_module(ctx.eager), images.shape[0]
+    rank, world = (ctx.group.rank, ctx.group.size) if ctx.group is not None else (0, 1)
+    metric = Accumulator(2, images.device, ctx.group)
     kept: list[torch.Tensor] = []
     model.eval()
     try:
         with torch.no_grad(), ctx.autocast:
-            for xb, yb in epoch_batches(images, labels, ctx.batch_size, shuffle=False):
+            for xb, yb in shard_batches(images, labels, ctx.batch_size, rank, world):
                 if should_stop():
                     return None
+                if yb.shape[0] == 0:  # this rank's share is used up; the others' may not be
+                    continue
                 out = model(ctx.prepare(xb)).float()
                 metric.add(F.cross_entropy(out, yb, reduction="sum"), (out.argmax(dim=1) == yb).sum())
                 if keep_probabilities:
@@ -232,7 +270,17 @@ def evaluate(ctx: StepContext, images: torch.Tensor, labels: torch.Tensor,
     finally:
         model.train()
     loss_sum, correct = metric.read()
-    return EvalResult(_finite(loss_sum / n), correct / n, torch.cat(kept) if kept else None)
+    probabilities = torch.cat(kept) if kept else None
+    if keep_probabilities and ctx.group is not None:
+        classes = model[-1].out_features
+        probabilities = ctx.group.gather(probabilities if probabilities is not None else
+                                         torch.zeros(0, classes, device=images.device))
+    return EvalResult(_finite(loss_sum / n), correct / n, probabilities)
+
+
+def plain_module(net: nn.Module) -> nn.Module:
+    """The model inside a DDP wrapper: evaluating through DDP would make each forward a collective."""
+    return net.module if isinstance(net, DistributedDataParallel) else net
 
 
 def fit(
@@ -250,21 +298,25 @@ def fit(
     optimizer: torch.optim.Optimizer | None = None,
     generator: torch.Generator | None = None,
     loop: LoopState | None = None,
+    group: Group | None = None,
 ) -> FitResult:
-    """Train ``model`` (already on ``data``'s device) as d2l's ``train_ch6`` does, emitting its metrics as rows.
+    """Train ``model`` (already on ``data``'s device) as d2l's ``train_ch6`` does, emitting its metrics
+    as rows; with a process ``group``, this rank's part of the run (every rank calls ``fit`` alike).
 
     ``loop`` and ``generator`` (the shuffling, seeded once per run, one permutation per epoch) are
     where a resumed run stands; by default a new run's."""
     device = data.device
     optimizer = optimizer or make_optimizer(model, settings, device, lr=learning_rate(settings, spec))
-    ctx = step_context(model, spec, settings, device, optimizer)
+    ctx = step_context(model, spec, settings, device, optimizer, group)
     generator = generator or torch.Generator().manual_seed(seed)
     loop, n_train = loop or LoopState(), data.train_images.shape[0]
     if ctx.scaler is not None and loop.scaler_state:
         ctx.scaler.load_state_dict(loop.scaler_state)
     last_row, result, stopped = None, None, False
+    rank, world = (group.rank, group.size) if group is not None else (0, 1)
     for epoch in range(loop.epochs_done, settings.epochs):
-        batches = epoch_batches(data.train_images, data.train_labels, settings.batch_size, generator)
+        batches = epoch_batches(data.train_images, data.train_labels, settings.batch_size, generator,
+                                rank=rank, world=world)
         row, stopped = train_epoch(ctx, batches, n_train, epoch, loop, emit, should_stop, settings.log_every)
         last_row = row or last_row
         if stopped:
@@ -310,6 +362,6 @@ def _finite(v: float) -> float | None:
 
 
 __all__ = [
-    "Accumulator", "LoopState", "StepContext", "EvalResult", "FitResult", "amp_dtype", "prepare_model",
-    "make_optimizer", "step_context", "train_step", "train_epoch", "evaluate", "fit",
+    "Accumulator", "Group", "LoopState", "StepContext", "EvalResult", "FitResult", "amp_dtype", "prepare_model",
+    "make_optimizer", "step_context", "train_step", "train_epoch", "evaluate", "fit", "plain_module",
 ]

@@ -16,7 +16,7 @@ from typing import Sequence
 from ..problems import ProblemsError
 
 # Subcommand name -> module under vgg_core.cli.
-COMMANDS = ("summary", "estimate", "train", "sweep", "queue", "runs", "gpu")
+COMMANDS = ("summary", "estimate", "train", "sweep", "queue", "runs", "inspect", "gpu")
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -34,7 +34,7 @@ def build_parser(only: str | None = None) -> OneLineParser:
     """Every subcommand, or ``only`` the one named: a run started by the queue then imports just what
     training needs (not pandas for the results table, say) before its first row."""
     parser = OneLineParser(prog="python -m vgg_core", description="VGG Explorer's core: summaries, training, "
-                           "sweeps and the queue, GPU stats.")
+                           "sweeps and the queue, looking inside, GPU stats.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     for name in (only,) if only in COMMANDS else COMMANDS:
         importlib.import_module(f"{__name__}.{name}").add_parser(sub)

@@ -1,10 +1,14 @@
-"""The architecture flags shared by ``summary`` and ``train``."""
+"""The architecture flags shared by ``summary``, ``estimate``, ``train`` and ``inspect --untrained``."""
 
 from __future__ import annotations
 
 import argparse
 
 from ..spec import NAMED, ArchSpec, SpecError, parse_conv_arch, preset
+
+# The spec fields with a flag of their own (conv_arch is --arch or --preset).
+ARCH_FIELDS = ("ratio", "in_channels", "input_size", "num_classes", "fc_width", "dropout", "batch_norm")
+ARCH_FLAGS = ("arch", "preset", *ARCH_FIELDS)  # every flag's dest, for commands that take them only sometimes
 
 
 def add_arch_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,10 +30,6 @@ def add_arch_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--batch-norm", action="store_true", default=None, help="BatchNorm2d after every conv (VGG-BN)")
 
 
-# The spec fields with a flag of their own (conv_arch is --arch or --preset).
-ARCH_FIELDS = ("ratio", "in_channels", "input_size", "num_classes", "fc_width", "dropout", "batch_norm")
-
-
 def spec_from_args(args: argparse.Namespace, base: ArchSpec | None = None) -> ArchSpec:
     """Start from the preset (or ``base``, or the default) and apply the flags given; raises SpecError."""
     base = preset(args.preset) if args.preset else (base or ArchSpec())
@@ -39,4 +39,4 @@ def spec_from_args(args: argparse.Namespace, base: ArchSpec | None = None) -> Ar
     return base.replace(**changes) if changes else base
 
 
-__all__ = ["add_arch_arguments", "spec_from_args", "SpecError", "ARCH_FIELDS"]
+__all__ = ["ARCH_FLAGS", "ARCH_FIELDS", "add_arch_arguments", "spec_from_args", "SpecError"]

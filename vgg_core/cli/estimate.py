@@ -20,7 +20,7 @@ from .arch_args import add_arch_arguments, spec_from_args
 from .settings_args import add_settings_arguments, settings_from_args
 
 SETTINGS_USED = ("batch_size", "optimizer", "momentum", "weight_decay", "max_train_examples", "max_test_examples",
-                 "device", "amp")
+                 "device", "amp", "nproc")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -55,16 +55,21 @@ def table(est: TrainingEstimate) -> str:
     fits = {True: "fits", False: "does NOT fit", None: "free memory unknown"}[est.fits]
     rate = ("not measured" if est.calibration_macs_per_sec is None else
             f"{human(est.calibration_macs_per_sec)} MACs/s and {1e3 * (est.step_overhead_s or 0):.1f} ms fixed per step")
+    processes = (f", {est.nproc} processes of {est.per_process_batch} examples each (figures per process)"
+                 if est.nproc > 1 else "")
+    needed = (f"\nall processes     {human_bytes(est.needed_bytes)} of this machine's memory"
+              if est.nproc > 1 and est.needed_bytes != est.total_bytes else "")
     return "\n".join([
-        f"device            {est.device}, batch {est.batch_size}, {human_macs(est.macs_per_example)} MACs per example",
+        f"device            {est.device}, batch {est.batch_size}{processes}, {human_macs(est.macs_per_example)} MACs per example",
         f"weights           {human_bytes(est.param_bytes)}",
         f"gradients         {human_bytes(est.grad_bytes)}",
         f"optimizer state   {human_bytes(est.optimizer_bytes + est.optimizer_workspace_bytes)}",
         f"bf16 weights      {human_bytes(est.amp_weight_bytes)}",
-        f"activations       {human_bytes(est.activation_bytes)} (saved for backward, whole batch)",
+        f"activations       {human_bytes(est.activation_bytes)} (saved for backward, "
+        f"{'its share of the batch' if est.nproc > 1 else 'whole batch'})",
         f"backward working  {human_bytes(est.workspace_bytes)}",
         f"dataset           {human_bytes(est.dataset_bytes)}",
-        f"total             {human_bytes(est.total_bytes)}: {fits} (free now: {free})",
+        f"total             {human_bytes(est.total_bytes)}{needed}: {fits} (free now: {free})",
         f"time per epoch    {duration_text(est.seconds_per_epoch)} (training speed {rate})",
     ])
 

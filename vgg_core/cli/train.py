@@ -7,6 +7,11 @@ Ends with d2l's two lines (``loss …, train acc …, test acc …`` and ``… e
 (``vgg_core.resume``); only the total epochs and how the run is carried out may change.
 Exit status: 0 completed or stopped (SIGTERM, Ctrl-C or a STOP file in the run folder), 1 the run
 failed (its one-line reason is in the run folder and on stderr), 2 the input was refused.
+
+Several processes: ``--nproc N`` checks everything here, then starts torchrun (``vgg_core.torchrun``),
+which runs this same command once per rank. Under torchrun (``torchrun ... -m vgg_core train``, on
+one machine or several) each process joins the group (``vgg_core.ddp``); rank 0 runs the job and
+writes the folder, the others run ``job.run_rank``.
 """
 
 from __future__ import annotations
@@ -19,7 +24,8 @@ from pathlib import Path
 from typing import TextIO
 
 from ..data import locate
-from ..job import run_job
+from ..ddp import Group, World
+from ..job import failure_reason, run_job, run_rank
 from ..problems import ProblemsError, problem
 from ..request import RUN_SETTINGS, SETTINGS, TrainRequest
 from ..resume import ResumeError, plan_resume, resumable_record
@@ -28,6 +34,7 @@ from ..run_folder import RunDirError, check_new_run_dir, new_run_id, probe_writa
 from ..run_rows import EvalRow, Row, TrainRow
 from ..run_report import duration_text
 from ..run_writer import RunWriter
+from .. import torchrun
 from .arch_args import ARCH_FIELDS, add_arch_arguments, spec_from_args
 from .settings_args import add_settings_arguments, flag, settings_from_args
 
@@ -36,6 +43,9 @@ d2l's training setting (section 7.2.3) is --preset d2l: VGG-11 with every width 
 trained with SGD lr 0.05, batch 128, 10 epochs on 224x224 inputs, which are this command's defaults.
 Without --preset/--arch the architecture is the full-width VGG-11, as `summary` shows it.
 Quick demo on a CPU (a minute): --arch "1x16 1x32" --input-size 28 --fc-width 256 --epochs 1
+Several processes: --nproc N starts torchrun for you (one GPU each on CUDA, gloo on the CPU);
+--batch-size stays the batch of all of them together. Several machines: run torchrun yourself on
+each, with its --nnodes and rendezvous flags, followed by -m vgg_core train and these flags.
 """
 
 
@@ -57,7 +67,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="continue this stopped, lost or completed run from its last finished epoch, "
                         "up to --epochs in all (default: the epochs it asked for)")
     r.add_argument("--run-dir", help="a new or empty folder to write (default: a new folder under $VGG_RUNS_DIR or ./runs)")
+    r.add_argument("--master-port", type=_port, metavar="PORT",
+                   help="with --nproc: the port the processes meet on (default: torchrun picks a free one)")
     p.set_defaults(run=run)
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        port = 0
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be a port number from 1 to 65535, got {text!r}")
+    return port
 
 
 def request_from_args(args: argparse.Namespace) -> TrainRequest:
@@ -71,13 +93,22 @@ def request_from_args(args: argparse.Namespace) -> TrainRequest:
 def run(args: argparse.Namespace) -> int:
     if args.resume is not None:
         return run_resume(args)
+    world = World.from_env()
+    world = world if world is not None and world.size > 1 else None  # torchrun with one process: as without
+    if world is not None and world.rank != 0:
+        return _other_rank(args, world)
     named_dir = Path(args.run_dir).expanduser() if args.run_dir else None
     try:
         if named_dir is not None:
             named_dir = check_new_run_dir(named_dir)
         request = request_from_args(args)
+        if world is not None:
+            request = torchrun.adopt_world(request, world, args.nproc)
         device = request.check()
         locate(request.settings.data_dir)  # missing data: refused here, before a run folder exists
+        launching = world is None and request.settings.nproc > 1
+        if launching:
+            torchrun.check_port(args.master_port)
     except RunDirError as e:
         return _refuse(e, None)
     except ProblemsError as e:
@@ -87,9 +118,22 @@ def run(args: argparse.Namespace) -> int:
         probe_writable(run_dir)  # a read-only or full disk is refused here, in one line
     except OSError as e:
         return _refuse(e, None)
+    if launching:
+        print(f"training on {device} with {request.settings.nproc} processes (torchrun), run folder {run_dir}",
+              file=sys.stderr)
+        return torchrun.launch(request, run_dir, args.master_port)
+    group = _join(world, request, device, run_dir)
+    if group is False:
+        return 1
+    device = group.device if group is not None else device
     progress = Progress(request.settings.epochs, sys.stderr)
-    print(f"training on {device}, run folder {run_dir}", file=sys.stderr)
-    result = run_job(request, device, run_dir, on_row=progress.row, on_config=progress.config)
+    ranks = f" (rank 0 of {group.size})" if group is not None else ""
+    print(f"training on {device}{ranks}, run folder {run_dir}", file=sys.stderr)
+    try:
+        result = run_job(request, device, run_dir, on_row=progress.row, on_config=progress.config, group=group)
+    finally:
+        if group is not None:
+            group.close()
     progress.close()
     if result.exit_code:
         print(f"error: {result.error}", file=sys.stderr)
@@ -149,6 +193,41 @@ def _report(result, run_dir: Path) -> int:
     print(", ".join(parts))
     print(f"{f.examples_per_sec:.1f} examples/sec on {result.device}")
     return 0
+
+
+def _join(world: World | None, request: TrainRequest, device, run_dir: Path | None) -> Group | None | bool:
+    """This rank's process group (None for one process); False, with the reason said (and recorded
+    in ``run_dir`` on rank 0), when the processes could not form it."""
+    if world is None:
+        return None
+    try:
+        return Group.setup(world, device, request.settings.ddp_timeout)
+    except Exception as e:  # noqa: BLE001 - a rendezvous that fails is the run's failure, in one line
+        reason = failure_reason(e, request, device)
+        print(f"error: rank {world.rank}: {reason}", file=sys.stderr)
+        if run_dir is not None:
+            _record_refusal(run_dir, ProblemsError(reason))
+        return False
+
+
+def _other_rank(args: argparse.Namespace, world: World) -> int:
+    """Ranks 1 and up: the same request and checks, then ``run_rank``; rank 0 writes and says the rest."""
+    try:
+        request = torchrun.adopt_world(request_from_args(args), world, args.nproc)
+        device = request.check()
+    except ProblemsError as e:
+        print(f"error: rank {world.rank}: {e}", file=sys.stderr)
+        return 2
+    group = _join(world, request, device, None)
+    if group is False:
+        return 1
+    try:
+        result = run_rank(request, group)
+    finally:
+        group.close()
+    if result.error is not None and result.error.args.get("rank") == world.rank:  # its own failure
+        print(f"error: {result.error}", file=sys.stderr)
+    return result.exit_code
 
 
 def _refuse(error: Exception, run_dir: Path | None) -> int:
