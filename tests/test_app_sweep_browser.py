@@ -95,7 +95,12 @@ def test_queue_a_two_run_sweep_and_read_its_results(app_server, page, record_pro
     assert "Queued 2 runs as sweep" in page.locator(MAIN).inner_text()
 
     # The scheduler runs them one after the other; the table (filtered to the new sweep) shows both finish.
-    page.wait_for_function(f"({COMPLETED_JS})() === 2", timeout=420_000, polling=500)
+    try:
+        page.wait_for_function(f"({COMPLETED_JS})() === 2", timeout=420_000, polling=500)
+    except Exception:  # noqa: BLE001 - say what the table showed instead
+        cells = page.locator(".st-key-train_history [role='gridcell']").all_inner_texts()
+        errors = page.locator(EXCEPTION).all_inner_texts()
+        raise AssertionError(f"not both completed; the table shows {cells[:40]}; errors {errors}") from None
     both_s = time.perf_counter() - start
     print(f"\n[sweep] two tiny runs queued, run and read back in {both_s:.1f} s")
     record_property("two_run_sweep_s", round(both_s, 1))
