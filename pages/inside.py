@@ -108,11 +108,13 @@ def _gallery(s: InsidePage) -> None:
         items = data.gallery()
     except ProblemsError:
         return  # the index input above already says why there is no test set
-    with st.expander(t("inside.gallery", n=data.GALLERY_PER_CLASS), expanded=False):
-        with st.container(horizontal=True, gap="small", key="inside_gallery"):
-            for index, label in items:
-                views.tile(s, index, f"pick_{index}",
-                           help_text=t("inside.show.class", index=index, label=views.class_name(label)))
+    gallery = st.expander(t("inside.gallery", n=data.GALLERY_PER_CLASS), key=s.key("gallery"), on_change="rerun")
+    if not gallery.open:
+        return  # 30 thumbnails and buttons are drawn only when someone looks at them
+    with gallery, st.container(horizontal=True, gap="small", key="inside_gallery_tiles"):
+        for index, label in items:
+            views.tile(s, index, f"pick_{index}",
+                       help_text=t("inside.show.class", index=index, label=views.class_name(label)))
 
 
 routing.show(render)

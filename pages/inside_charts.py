@@ -1,14 +1,11 @@
 """Plotly figures for the Inside page: the softmax, feature maps and filters as grids of heatmaps,
 the confusion matrix and per-class accuracy. Class names come in the page's language.
 
-Grids are laid out by hand (one pair of axes per tile) rather than with ``make_subplots``, which
-takes a noticeable time for 64 cells; maps go to the browser as float32 arrays (plotly sends NumPy
-arrays as binary), a few hundred KB for d2l's net.
+A grid of maps is one heatmap of tiles (``inside_mosaic``), not a subplot per map; maps go to the
+browser as float32 arrays (plotly sends NumPy arrays as binary), a few hundred KB for d2l's net.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 import plotly.graph_objects as go
@@ -16,13 +13,15 @@ import torch
 
 from vgg_core.inspect import BlockView, RunErrors
 
+from . import inside_mosaic as mosaic
 from .i18n import t
+from .inside_mosaic import Mosaic
 
 # Class index -> text key, written out in full (tests check every key exists and is used).
 CLASS_KEYS = ("class.tshirt", "class.trouser", "class.pullover", "class.dress", "class.coat", "class.sandal",
               "class.shirt", "class.sneaker", "class.bag", "class.ankle_boot")
 PLAIN, RIGHT, WRONG, TRUE = "#9aa5b1", "#2e7d32", "#c62828", "#2e7d32"
-TILE_GAP = 0.03
+LABEL_PX = 14  # room above each map for its channel and largest value
 _NO_BAR = {"displayModeBar": False}
 CONFIG = _NO_BAR  # what the page passes as ``config`` to st.plotly_chart
 
@@ -49,58 +48,41 @@ def softmax(probabilities: tuple[float, ...], predicted: int, label: int | None,
     return fig
 
 
-def _tiles(fig: go.Figure, n: int, cols: int, *, top: float = 1.0) -> list[tuple[str, str]]:
-    """``n`` square tiles in a grid of ``cols`` columns below ``top`` (paper coordinates); the axes."""
-    rows = max(1, math.ceil(n / cols))
-    w = (1 - TILE_GAP * (cols - 1)) / cols
-    h = (top - TILE_GAP * (rows - 1)) / rows
-    axes = []
-    for i in range(n):
-        r, c = divmod(i, cols)
-        suffix = "" if i == 0 else str(i + 1)
-        x0, y1 = c * (w + TILE_GAP), top - r * (h + TILE_GAP)
-        fig.layout[f"xaxis{suffix}"] = dict(domain=[x0, x0 + w], visible=False, anchor=f"y{suffix}", constrain="domain")
-        fig.layout[f"yaxis{suffix}"] = dict(domain=[y1 - h, y1], visible=False, anchor=f"x{suffix}",
-                                            autorange="reversed", scaleanchor=f"x{suffix}", constrain="domain")
-        axes.append((f"x{suffix}", f"y{suffix}"))
-    return axes
-
-
-def grid_height(n: int, cols: int, width: int, title_px: int = 0) -> int:
-    """The figure height that makes ``n`` tiles in ``cols`` columns square at ``width`` pixels."""
-    rows = max(1, math.ceil(n / cols))
-    return int(rows * width / cols) + title_px
+def _grid(m: Mosaic, width: int, top_px: int = 0) -> dict:
+    """The layout of a mosaic: square cells, no axes, the tiles exactly ``width`` pixels wide."""
+    rows, cols = m.z.shape
+    return dict(width=width, height=m.height_px + top_px, margin=dict(t=top_px, b=0, l=0, r=0),
+                plot_bgcolor="rgba(0,0,0,0)", paper_bgcolor="rgba(0,0,0,0)",
+                xaxis=dict(range=[-0.5, cols - 0.5], visible=False, constrain="domain", fixedrange=True),
+                yaxis=dict(range=[rows - 0.5, -0.5], visible=False, scaleanchor="x", constrain="domain", fixedrange=True))
 
 
 def block_maps(block: BlockView, title: str, cols: int = 4, width: int = 300) -> go.Figure:
-    """The block's most active maps, each on its own colour scale (a channel's pattern is the point,
-    not how it compares in size), most active first; hover names the channel and the value."""
-    maps = block.maps.numpy().astype(np.float32)
-    n = len(maps)
-    fig = go.Figure()
-    for (xa, ya), channel, z in zip(_tiles(fig, n, cols), block.top_channels, maps):
-        low = min(0.0, float(z.min()))  # zero stays dark: a dead channel reads as dead, not as mid-scale
-        high = max(float(z.max()), low + 1e-6)
-        fig.add_heatmap(z=z, xaxis=xa, yaxis=ya, colorscale="Viridis", zmin=low, zmax=high, showscale=False,
-                        name=str(channel),
-                        hovertemplate=t("inside.hover.channel", c=channel) + "<br>%{z:.3g}<extra></extra>")
-    title_px = 46
-    fig.update_layout(title=dict(text=title, x=0, xanchor="left", y=1, yanchor="top", pad=dict(t=6), font_size=14),
-                      height=grid_height(n, cols, width, title_px), width=width,
-                      margin=dict(t=title_px, b=0, l=0, r=0))
+    """The block's most active maps, most active first, each scaled to its own largest value (a
+    channel's pattern is the point, not its size next to the others), labelled with its channel and
+    largest value; hover gives a cell's share of that largest value."""
+    maps = block.maps.numpy()
+    m = mosaic.layout(maps, cols, width, label_px=LABEL_PX, normalize=True)
+    labels = [dict(x=x - 0.5, y=y - 0.5, text=t("inside.tile", c=channel, v=f"{float(tile.max()):.3g}"),
+                   showarrow=False, xanchor="left", yanchor="bottom", font=dict(size=10), xref="x", yref="y")
+              for (y, x), channel, tile in zip(m.origins, block.top_channels, maps)]
+    title_px = 40
+    fig = go.Figure(go.Heatmap(z=m.z, colorscale="Viridis", zmin=0, zmax=1, showscale=False, hoverongaps=False,
+                               hovertemplate=t("inside.hover.share", share="%{z:.0%}") + "<extra></extra>"))
+    fig.update_layout(**_grid(m, width, title_px), annotations=labels,
+                      title=dict(text=title, x=0, xanchor="left", y=1, yanchor="top", pad=dict(t=4), font=dict(size=14)))
     return fig
 
 
 def filters(weights: torch.Tensor, cols: int = 8, width: int = 420) -> go.Figure:
     """The first conv's kernels [out, in, k, k] (the mean over input channels), on one colour scale
     centred on zero: red excites, blue inhibits, as a kernel's sign does."""
-    w = weights.float().mean(dim=1).numpy() if weights.numel() else np.zeros((0, 1, 1), np.float32)
+    w = weights.float().mean(dim=1).numpy() if weights.numel() else np.zeros((1, 1, 1), np.float32)
     bound = float(np.abs(w).max()) or 1.0
-    fig = go.Figure()
-    for (xa, ya), i, z in zip(_tiles(fig, len(w), cols), range(len(w)), w):
-        fig.add_heatmap(z=z, xaxis=xa, yaxis=ya, colorscale="RdBu", reversescale=True, zmin=-bound, zmax=bound,
-                        showscale=False, hovertemplate=t("inside.hover.filter", c=i) + "<br>%{z:.3f}<extra></extra>")
-    fig.update_layout(height=grid_height(len(w), cols, width), width=width, margin=dict(t=0, b=0, l=0, r=0))
+    m = mosaic.layout(w, cols, width, gap_px=6)
+    fig = go.Figure(go.Heatmap(z=m.z, colorscale="RdBu", reversescale=True, zmin=-bound, zmax=bound, showscale=False,
+                               hoverongaps=False, hovertemplate="%{z:.3f}<extra></extra>"))
+    fig.update_layout(**_grid(m, width))
     return fig
 
 

@@ -1,8 +1,8 @@
 """What the Inside page looks at: a network, an image, and one image's view through the network.
 
 The network is a run's own (``inspect.network_for``: loaded on the CPU, kept by the core while its
-model.pt stays the same file) or the current architecture untrained, which the session builds and
-holds itself, one at a time. Views are cached server-wide (``st.cache_data``) by what decides them:
+model.pt stays the same file) or the current architecture untrained, which the session holds, one
+at a time (shared with sessions asking for the same one). Views are cached server-wide (``st.cache_data``) by what decides them:
 the weights (the model.pt's identity, or the spec and seed) and the image's 28x28 pixels, so going
 back to an image costs no forward pass. Nothing uploaded is written anywhere: an upload is prepared
 from its bytes in memory.
@@ -10,6 +10,7 @@ from its bytes in memory.
 
 from __future__ import annotations
 
+import io
 import json
 
 import numpy as np
@@ -53,13 +54,22 @@ def run_network(record: RunRecord) -> Network:
     return network_for(record.path)
 
 
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _shared_untrained(spec_json: str, seed: int) -> Network:
+    return untrained_network(ArchSpec.from_dict(json.loads(spec_json)), seed)
+
+
 def untrained(spec: ArchSpec, seed: int) -> Network:
-    """The untrained network this session holds, built again only for another spec or seed (the old
-    one is dropped first, so two never sit in memory together)."""
+    """The untrained network this session holds (one at most: another spec or seed replaces it).
+
+    Sessions asking for the same spec and seed share one object (a class looking at the same run's
+    starting network holds it once, not once per student); a network is never trained or changed
+    here, as ``inspect.network_for``'s run networks are shared. Raises InspectError / SpecError.
+    """
     held = session.typed(HELD, HeldNetwork)
     if held.key != (spec, seed):
         held.key, held.network = None, None
-        held.network = untrained_network(spec, seed)
+        held.network = _shared_untrained(json.dumps(spec.to_dict(), sort_keys=True), seed)
         held.key = (spec, seed)
     assert held.network is not None
     return held.network
@@ -105,9 +115,14 @@ def gallery(per_class: int = GALLERY_PER_CLASS) -> tuple[tuple[int, int], ...]:
     return tuple((i, c) for c in found for i in found[c])
 
 
-def thumbnail(pixels: torch.Tensor, px: int = THUMB_PX) -> Image.Image:
-    """A 28x28 image enlarged with square pixels (no smoothing: the class sees the real pixels)."""
-    return Image.fromarray(pixels.numpy()).resize((px, px), Image.Resampling.NEAREST)
+@st.cache_data(max_entries=512, show_spinner=False)
+def thumbnail(index: int, px: int = THUMB_PX) -> bytes:
+    """Test image ``index`` enlarged with square pixels (no smoothing: the class sees the real
+    pixels), as PNG bytes, made once: the page draws 50 of them on every rerun."""
+    pixels = load_test_image(index).pixels
+    buf = io.BytesIO()
+    Image.fromarray(pixels.numpy()).resize((px, px), Image.Resampling.NEAREST).save(buf, format="PNG")
+    return buf.getvalue()
 
 
 def input_picture(model_input: torch.Tensor) -> Image.Image:

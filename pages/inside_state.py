@@ -43,7 +43,7 @@ class InsidePage(PageState):
 
 @dataclass
 class HeldNetwork:
-    """The untrained network this session built (at most one: a new choice replaces it).
+    """The untrained network this session uses (at most one: a new choice replaces it).
 
     A run's network comes from the core's own cache (``inspect.network_for``), shared by sessions.
     """

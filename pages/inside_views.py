@@ -40,7 +40,7 @@ def _show(index: int) -> None:
 def tile(s: InsidePage, index: int, name: str, caption: str | None = None, help_text: str = "") -> None:
     """A test image's thumbnail, an optional caption and a button that shows it in the viewer."""
     with st.container(width=WIDE_TILE_PX if caption else TILE_PX, gap="small"):
-        st.image(data.thumbnail(data.test_image(index).pixels), width=data.THUMB_PX)
+        st.image(data.thumbnail(index), width=data.THUMB_PX)
         if caption:
             st.caption(caption)
         shown = s.source == TEST and s.index == index

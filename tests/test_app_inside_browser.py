@@ -23,7 +23,7 @@ pytestmark = [pytest.mark.browser, needs_data]
 SMALL = "arch=1x16+1x32&size=28&fc=256"
 CHART_JS = """(sel) => [...document.querySelectorAll(sel + ' .js-plotly-plot')].map(p => ({
   title: (p.layout?.title?.text || '').replace(/<[^>]+>/g, ''), x: Array.from(p.data?.[0]?.x || []), y: Array.from(p.data?.[0]?.y || []),
-  text: (p.data?.[0]?.text || []).map(row => Array.from(row)), traces: (p.data || []).length }))"""
+  text: (p.data?.[0]?.text || []).map(row => Array.from(row)), labels: (p.layout?.annotations || []).length }))"""
 TITLES = {"en": ["Block 1: 16 × 14 × 14", "Block 2: 32 × 7 × 7"], "zh": ["块 1：16 × 14 × 14", "块 2：32 × 7 × 7"]}
 BOOT = {"en": "Ankle boot", "zh": "短靴"}
 SHOWN_JS = """([idle, n]) => !!document.querySelector(idle)
@@ -76,7 +76,7 @@ def test_maps_softmax_and_confusion_for_a_chosen_image(served, browser, lang: st
         no_exception(page)
         maps = charts(page, "inside_maps", 2)  # one grid per block, each titled with its C x H x W
         assert [m["title"] for m in maps] == TITLES[lang]
-        assert [m["traces"] for m in maps] == [16, 16]  # the 16 most active channels of each
+        assert [m["labels"] for m in maps] == [16, 16]  # the 16 most active channels of each, labelled
         (softmax,) = charts(page, "inside_softmax")
         assert sum(softmax["x"]) == pytest.approx(1.0, abs=1e-6) and len(softmax["x"]) == 10
         assert softmax["y"][9] == BOOT[lang]  # class names in the page's language

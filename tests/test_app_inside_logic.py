@@ -213,3 +213,16 @@ def test_an_upload_is_prepared_and_its_notes_shown_in_the_pages_language(runs: P
     assert "PNG 图片，60×40 像素" in notes and "已反色" in notes and "已缩放到 28×28" in notes
     assert "shoe.png" in notes
     assert sum(softmax_of(at)) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_a_session_holds_one_untrained_network_and_sessions_share_it(runs: Path) -> None:
+    at = inside_page({**SMALL_QUERY, "run": "untrained", "seed": "5"})
+    held = at.session_state["page.inside.network"]
+    first = held.network
+    assert held.key[1] == 5 and first.seed == 5
+    other = inside_page({**SMALL_QUERY, "run": "untrained", "seed": "5"})  # a second student, same choice
+    assert other.session_state["page.inside.network"].network is first
+    at.number_input(key="inside_seed").set_value(6).run()
+    now = at.session_state["page.inside.network"]
+    assert now.key[1] == 6 and now.network.seed == 6 and now.network is not first  # replaced, not added
+    assert all(p.device.type == "cpu" for p in now.network.model.parameters())
