@@ -57,20 +57,29 @@ def _grid(m: Mosaic, width: int, top_px: int = 0) -> dict:
                 yaxis=dict(range=[rows - 0.5, -0.5], visible=False, scaleanchor="x", constrain="domain", fixedrange=True))
 
 
-def block_maps(block: BlockView, title: str, cols: int = 4, width: int = 300) -> go.Figure:
+def shape_text(shape: tuple[int, ...]) -> str:
+    return " × ".join(str(v) for v in shape)
+
+
+def block_maps(block: BlockView, cols: int = 4, width: int = 300) -> go.Figure:
     """The block's most active maps, most active first, each scaled to its own largest value (a
     channel's pattern is the point, not its size next to the others), labelled with its channel and
-    largest value; hover gives a cell's share of that largest value."""
+    largest value; hover gives a cell's share of that largest value. The title is the block's output
+    C x H x W, and the size drawn when the maps were averaged down to fit."""
     maps = block.maps.numpy()
     m = mosaic.layout(maps, cols, width, label_px=LABEL_PX, normalize=True)
     labels = [dict(x=x - 0.5, y=y - 0.5, text=t("inside.tile", c=channel, v=f"{float(tile.max()):.3g}"),
                    showarrow=False, xanchor="left", yanchor="bottom", font=dict(size=10), xref="x", yref="y")
               for (y, x), channel, tile in zip(m.origins, block.top_channels, maps)]
-    title_px = 40
+    title = dict(text=t("inside.block", n=block.index, shape=shape_text(block.shape)), x=0, xanchor="left",
+                 y=1, yanchor="top", yref="container", pad=dict(t=4), font=dict(size=14))
+    shown = tuple(maps.shape[-2:])
+    if shown != tuple(block.shape[-2:]):
+        title["subtitle"] = dict(text=t("inside.block.shown", h=shown[0], w=shown[1]), font=dict(size=11))
+    title_px = 54 if "subtitle" in title else 36
     fig = go.Figure(go.Heatmap(z=m.z, colorscale="Viridis", zmin=0, zmax=1, showscale=False, hoverongaps=False,
                                hovertemplate=t("inside.hover.share", share="%{z:.0%}") + "<extra></extra>"))
-    fig.update_layout(**_grid(m, width, title_px), annotations=labels,
-                      title=dict(text=title, x=0, xanchor="left", y=1, yanchor="top", pad=dict(t=4), font=dict(size=14)))
+    fig.update_layout(**_grid(m, width, title_px), annotations=labels, title=title)
     return fig
 
 

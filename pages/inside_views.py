@@ -7,7 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from vgg_core.images import PreparedImage
-from vgg_core.inspect import BlockView, Inside, Network, RunErrors
+from vgg_core.inspect import Inside, Network, RunErrors
 from vgg_core.problems import ProblemsError
 from vgg_core.runs import RunRecord
 from vgg_core.spec import ArchSpec
@@ -24,10 +24,6 @@ MAP_COLS, MAP_PX = 4, 264  # a block's maps: 4 across, 264 px wide: two blocks a
 
 def class_name(label: int) -> str:
     return t(charts.CLASS_KEYS[label])
-
-
-def shape_text(shape: tuple[int, ...]) -> str:
-    return " × ".join(str(v) for v in shape)
 
 
 def _show(index: int) -> None:
@@ -106,14 +102,6 @@ def _verdict(inside: Inside, label: int | None, key: str = "inside_verdict") -> 
                         + t("inside.verdict.label", label=class_name(label)))
 
 
-def block_title(block: BlockView) -> str:
-    title = t("inside.block", n=block.index, shape=shape_text(block.shape))
-    h, w = block.maps.shape[-2:]
-    if (h, w) != tuple(block.shape[-2:]):
-        title += "<br>" + t("inside.block.shown", h=h, w=w)
-    return title
-
-
 def _maps(inside: Inside, spec: ArchSpec) -> None:
     st.subheader(t("inside.maps"))
     sides = " → ".join(str(v) for v in (spec.input_size, *(b.shape[-1] for b in inside.blocks)))
@@ -122,7 +110,7 @@ def _maps(inside: Inside, spec: ArchSpec) -> None:
     st.caption(t("inside.maps.caption"))
     with st.container(horizontal=True, gap="small", key="inside_maps"):
         for block in inside.blocks:
-            st.plotly_chart(charts.block_maps(block, block_title(block), MAP_COLS, MAP_PX), width="content",
+            st.plotly_chart(charts.block_maps(block, MAP_COLS, MAP_PX), width="content",
                             config=charts.CONFIG, key=f"inside_block_{block.index}")
 
 
@@ -163,7 +151,7 @@ def _before_after(s: InsidePage, record: RunRecord, network: Network, image: Pre
                     st.plotly_chart(charts.softmax(inside.probabilities, inside.predicted, image.label, height=280),
                                     config=charts.CONFIG, key=f"{key}_softmax")
                 if inside.blocks:
-                    st.plotly_chart(charts.block_maps(inside.blocks[0], block_title(inside.blocks[0]), MAP_COLS, MAP_PX),
+                    st.plotly_chart(charts.block_maps(inside.blocks[0], MAP_COLS, MAP_PX),
                                     width="content", config=charts.CONFIG, key=f"{key}_maps")
 
 

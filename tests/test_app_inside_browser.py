@@ -9,7 +9,6 @@ and recorded as a test property; it is measured, never asserted.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import pytest
 
