@@ -226,3 +226,13 @@ def test_a_session_holds_one_untrained_network_and_sessions_share_it(runs: Path)
     now = at.session_state["page.inside.network"]
     assert now.key[1] == 6 and now.network.seed == 6 and now.network is not first  # replaced, not added
     assert all(p.device.type == "cpu" for p in now.network.model.parameters())
+
+
+def test_a_language_switch_relabels_the_choices_and_the_classes(runs: Path) -> None:
+    at = inside_page({**SMALL_QUERY, "run": "untrained", "image": "0"})
+    at.radio(key="lang").set_value("zh").run()
+    assert not at.exception
+    assert at.radio(key="inside_source").options == ["测试图像", "你的图片"]
+    assert at.selectbox(key="inside_run").options[0].startswith("未训练：当前架构")
+    assert "测试图像 0，类别 短靴" in texts(at.markdown)
+    assert softmax_of(at) and "短靴" in next(c["data"][0]["y"] for c in charts(at) if c["data"][0].get("name") == "softmax")
