@@ -21,6 +21,7 @@ PAGES = (
     ("pages/compare.py", "nav.compare", ":material/compare_arrows:", "compare"),
     ("pages/train.py", "nav.train", ":material/model_training:", "train"),
     ("pages/gpu.py", "nav.gpu", ":material/memory:", "gpu"),
+    ("pages/inside.py", "nav.inside", ":material/visibility:", "inside"),
 )
 
 

@@ -74,6 +74,7 @@ def test_every_key_is_used_somewhere() -> None:
     """No stale text: a key is written out in full where it is used (refusals by their code)."""
     strings = literals()  # a refusal's code may be chosen before the call: written out in full all the same
     used = strings | {f"refusal.{c}" for c in strings} | {f"count.{c}" for c in calls("Count")}
+    used |= {f"image_note.{c}" for c in strings}  # vgg_core.images.note("padded", ...): the code in full
     used |= {"refusal.separator", "refusal.in_block"}  # how problems.py joins and prefixes refusals
     used |= {k for k in CORE.texts["en"] if k.startswith("glossary.")}  # walked by vgg_core.glossary.KEYS
     unused = set(i18n.CATALOG.texts["en"]) - used
