@@ -52,9 +52,10 @@ def runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trained: Path) -> Path
 
 
 def inside_page(query: dict[str, str] | None = None) -> AppTest:
+    """A session whose first request is the Inside page with ``query`` (a reload or a shared link:
+    another page drawn first would rewrite the address to its own parameters)."""
     at = AppTest.from_file(APP, default_timeout=180)
     at.query_params.update(query or {})
-    at.run()
     at.switch_page("pages/inside.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
