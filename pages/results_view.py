@@ -17,7 +17,7 @@ import pandas as pd
 import streamlit as st
 
 from vgg_core.data import SPLITS
-from vgg_core.results import COLUMNS, results_frame
+from vgg_core.results import COLUMNS, RESOURCE_COLUMNS, results_frame
 from vgg_core.runs import STATES, RunRecord
 
 from .charts import state_text
@@ -45,7 +45,10 @@ HEADERS = {
     "log_every": "train.results.h.log_every", "data_dir": "train.results.h.data_dir",
     "last_test_loss": "train.results.h.test_loss", "train_loss": "train.h_loss",
     "train_acc": "train.results.h.train_acc", "examples": "train.results.h.examples", "note": "train.results.h.note",
-    "started": "train.results.h.started",
+    "started": "train.results.h.started", "peak_rss_mib": "train.results.h.peak_rss",
+    "mean_cpu_percent": "train.results.h.mean_cpu", "mean_gpu_util": "train.results.h.mean_gpu",
+    "peak_gpu_mem_mib": "train.results.h.peak_gpu_mem", "energy_j": "train.results.h.energy_j",
+    "energy_wh": "train.results.h.energy_wh", "energy_per_epoch_j": "train.results.h.energy_epoch",
 }
 # `lr` is the setting as given (None: the network's default); `learning_rate` is what the run used.
 HIDDEN = ("lr",)
@@ -53,7 +56,8 @@ ORDER = tuple(HEADERS) + tuple(c for c in COLUMNS if c not in HEADERS and c not 
 COSTS = {"params": "train.results.vs_params", "macs": "train.results.vs_macs", "train_seconds": "train.results.vs_time"}
 # Results and bookkeeping, never a setting: not a parallel axis.
 RESULT_ONLY = ("queue_position", "best_test_acc", "last_test_acc", "params", "macs", "train_seconds",
-               "examples_per_sec", "epochs_done", "last_test_loss", "train_loss", "train_acc", "examples", "devices")
+               "examples_per_sec", "epochs_done", "last_test_loss", "train_loss", "train_acc", "examples", "devices",
+               *RESOURCE_COLUMNS)
 SEARCHED = ("run", "name", "note", "sweep", "conv_arch", "optimizer", "devices", "family")
 
 
@@ -146,6 +150,9 @@ def column_config() -> dict:
     config[header("examples_per_sec")] = n(format="%.0f")
     config[header("learning_rate")] = n(format="%g")
     config[header("started")] = st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm")
+    for c in ("peak_rss_mib", "mean_cpu_percent", "mean_gpu_util", "peak_gpu_mem_mib", "energy_j", "energy_per_epoch_j"):
+        config[header(c)] = n(format="%.0f")
+    config[header("energy_wh")] = n(format="%.3f")
     return config
 
 
@@ -208,9 +215,10 @@ def results_charts(page: PageState, frame: pd.DataFrame) -> None:
 ALWAYS = ("name", "state", "conv_arch", "input_size", "learning_rate", "batch_size", "optimizer", "epochs",
           "max_train_examples")
 OUTCOME = ("best_test_acc", "last_test_acc", "last_test_loss", "train_acc", "train_loss", "params", "macs",
-           "train_seconds", "examples_per_sec", "epochs_done")
+           "train_seconds", "examples_per_sec", "epochs_done", *RESOURCE_COLUMNS)
 NOT_COMPARED = ("run", "started", "note", *HIDDEN, *RESULT_ONLY)
-DIGITS = {"last_test_loss": 4, "train_loss": 4, "examples_per_sec": 1}  # accuracies: 3
+DIGITS = {"last_test_loss": 4, "train_loss": 4, "examples_per_sec": 1, "peak_rss_mib": 0, "mean_cpu_percent": 0,
+          "mean_gpu_util": 0, "peak_gpu_mem_mib": 0, "energy_j": 0, "energy_wh": 3, "energy_per_epoch_j": 0}  # accuracies: 3
 
 
 def _cell(column: str, value: object) -> str:

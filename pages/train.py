@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from pages import charts, downloads, routing, session, state
+from pages import charts, downloads, resource_chart, routing, session, state
 from pages.gpu_panel import compact_panel
 from pages.i18n import duration, option_labels, say, t
 from pages.queue_view import queue_section
@@ -17,12 +17,13 @@ from pages.run_actions import manage_notice, rename_row, resume_row
 from pages.run_picker import pick_run, pick_runs, run_label, short_name
 from pages.sweep_form import sweep_section
 from pages.train_speed import estimate, speed
-from pages.train_state import FIELDS, TrainPage
+from pages.train_state import several_gpus, FIELDS, TrainPage
 from pages.views import figure, md_escape, summary_of
 from vgg_core.device import available_devices, resolve_device
 from vgg_core.launch import LaunchError, busy_runs, delete_run, start_run, stop_run
 from vgg_core.problems import Problem, ProblemsError
 from vgg_core.queue import ensure_scheduler, queue_position, queue_runs, scheduler_pid
+from vgg_core.resources import summarize as summarize_resources
 from vgg_core.report import human, human_bytes, human_macs
 from vgg_core.request import MAX_NAME, MAX_NOTE, TrainRequest, default_lr
 from vgg_core.run_folder import METRICS, MODEL, run_file, runs_root
@@ -91,6 +92,8 @@ def _hyperparameters(s: TrainPage) -> list[Problem]:
         s.set("device", "auto")
     c.selectbox(t("train.device"), devices, help=t("train.device.help"), **s.bind("device"))
     st.number_input(t("train.max_train"), step=1000, help=t("train.max_train.help"), **s.bind("max_train_examples"))
+    if (gpus := several_gpus()) and s.device in ("auto", "cuda"):  # one run over several GPUs, DDP through torchrun
+        st.selectbox(t("train.gpus"), tuple(range(1, gpus + 1)), help=t("train.gpus.help"), **s.bind("nproc"))
     if network_lr:  # the empty lr box trains at the network's own d2l rate: say which
         st.caption(t("train.lr.default", lr=f"{network_lr:g}", network=arch_text(state.current_spec())
                      if state.current_spec().family != "vgg" else "VGG"))
@@ -282,11 +285,25 @@ def _live_run(run: RunRecord) -> None:
         with st.container(key="train_chart"):
             st.plotly_chart(charts.training([(run.run_id, run.metrics)]), width="stretch")
         st.caption(t("train.c_explain"))
+        _resources(run)
     if gpu_col is not None:
         with gpu_col:
             # The PCI address names the card for NVML whatever CUDA's numbering; older runs lack it.
             index = int(device.split(":")[1]) if ":" in device else 0
             compact_panel(index, bus_id=run.config.pci_bus_id, key="train_gpu")
+
+
+def _resources(run: RunRecord) -> None:
+    """The run's CPU, memory and GPU on the loss chart's epoch axis, and what it used in all."""
+    figure = resource_chart.chart(run.metrics)
+    with st.container(key="train_resources"):
+        st.markdown(f"**{t('train.r_title')}**")
+        if figure is None:
+            st.caption(t("train.r_none"))
+            return
+        st.plotly_chart(figure, width="stretch")
+        used = summarize_resources(run.metrics.system, len(run.metrics.evals) or None)
+        st.caption(resource_chart.summary_text(used))
 
 
 def _status(run: RunRecord) -> None:

@@ -20,7 +20,15 @@ FULL_TRAIN = 60_000
 # The settings this page offers, and the words it uses for them in refusals.
 FIELDS = {"epochs": "train.epochs", "batch_size": "train.batch_size", "lr": "train.lr", "optimizer": "train.optimizer",
           "momentum": "train.momentum", "max_train_examples": "train.max_train_examples", "device": "train.device",
-          "name": "train.name", "note": "train.note"}
+          "name": "train.name", "note": "train.note", "nproc": "train.gpus"}
+
+
+def several_gpus() -> int:
+    """How many CUDA GPUs this machine shows, if more than one (else 0): the page then offers GPUs 1..N."""
+    import torch
+
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    return count if count > 1 else 0
 
 
 @dataclass
@@ -28,7 +36,7 @@ class TrainPage(PageState):
     PAGE = "train"
     LABELLED = ("optimizer", "run", "overlay", "manage", "sweep_axes", *results_state.LABELLED)
     URL = {"epochs": "epochs", "batch_size": "batch", "lr": "lr", "optimizer": "opt", "momentum": "momentum",
-           "max_train_examples": "examples", "device": "device", "run": "run", **results_state.URL}
+           "max_train_examples": "examples", "device": "device", "nproc": "gpus", "run": "run", **results_state.URL}
     # d2l's train_ch6: lr 0.05, 10 epochs, batch 128, plain SGD; 0 examples means all 60,000.
     epochs: int = 10
     batch_size: int = 128
@@ -37,6 +45,7 @@ class TrainPage(PageState):
     momentum: float = 0.0
     max_train_examples: int = 0
     device: str = "auto"
+    nproc: int = 1  # GPUs for one run (DDP through torchrun), offered where several CUDA GPUs are visible
     run: str = ""  # the run shown live
     overlay: list[str] | None = None  # None: the newest finished runs
     manage: str = ""
@@ -92,6 +101,6 @@ class TrainPage(PageState):
         return TrainSettings(
             epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, optimizer=self.optimizer,
             momentum=self.momentum if self.optimizer == "sgd" else 0.0, device=self.device,
-            max_train_examples=examples,
+            max_train_examples=examples, nproc=self.nproc if several_gpus() and self.device in ("auto", "cuda") else 1,
             log_every=max(1, min(10, steps // 25)),  # about 25 chart points per epoch at least; d2l's Animator draws 5
         )

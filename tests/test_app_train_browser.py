@@ -98,6 +98,10 @@ def test_train_live_reload_complete_then_stop(app_server, page, record_property)
     wait_status(page, "running")
     grown = wait_points_above(page, first)  # the chart changes while the run goes on
     assert grown > first
+    # The run's own CPU and memory, under the loss curve, on the same epoch axis (a sample every 2 s).
+    page.wait_for_function("() => { const p = document.querySelector('.st-key-train_resources .js-plotly-plot');"
+                           " return p && p.data && p.data.length >= 2 && p.data[0].x.length >= 1; }",
+                           timeout=60_000, polling=250)
 
     # A reload mid-run: a new session finds the same run from its folder and keeps it live.
     page.reload()

@@ -68,17 +68,35 @@ def start_run(request: TrainRequest, root: Path | None = None) -> Path:
     except ProblemsError as e:
         raise LaunchError(e.problems) from None
     root = Path(root) if root is not None else runs_root()
+    devices = held_devices(device, request.settings.nproc)
     with disk_errors(root), launch_lock(root):
-        busy = busy_runs(device, root)
-        if busy:
-            raise LaunchError(problem("device_busy", device=device, run=busy[0]))
+        busy = busy_devices(root)
+        taken = next((d for d in devices if d in busy), None)
+        if taken is not None:
+            raise LaunchError(problem("device_busy", device=taken, run=busy[taken]))
         _check_free_space(root, request)
         # The run is pinned to what "auto" means now, for the busy check.
-        pinned = request.replace(settings=request.settings.replace(device=device))
+        pinned = request.replace(settings=request.settings.replace(device=device if len(devices) == 1 else "cuda"))
         run_dir = _prepare(root, pinned)
-        proc = spawn_detached(train_argv(run_dir), run_dir / LOG)
-        _record_launch(run_dir, proc, [device], remove_on_failure=True)
+        proc = spawn_detached(train_argv(run_dir), run_dir / LOG, env=visible_gpus(devices))
+        _record_launch(run_dir, proc, list(devices), remove_on_failure=True)
     return run_dir
+
+
+def held_devices(device: str, nproc: int) -> tuple[str, ...]:
+    """The devices a run holds: one, or on CUDA one GPU per process (cuda:0 to cuda:N-1)."""
+    if nproc > 1 and device.startswith("cuda"):
+        return tuple(f"cuda:{i}" for i in range(nproc))
+    return (device,)
+
+
+def visible_gpus(devices: Sequence[str]) -> dict[str, str]:
+    """For a run over several GPUs: exactly those (its ranks count them from cuda:0)."""
+    if len(devices) < 2 or not all(d.startswith("cuda:") for d in devices):
+        return {}
+    visible = [v.strip() for v in os.environ.get("CUDA_VISIBLE_DEVICES", "").split(",") if v.strip()]
+    chosen = [int(d.split(":")[1]) for d in devices]
+    return {"CUDA_VISIBLE_DEVICES": ",".join(visible[i] if i < len(visible) else str(i) for i in chosen)}
 
 
 def start_prepared(run_dir: Path, request: TrainRequest, devices: Sequence[str],
@@ -88,7 +106,9 @@ def start_prepared(run_dir: Path, request: TrainRequest, devices: Sequence[str],
     The request file stays as queued (``device`` may say "auto"); the run is told its device on its
     command line, and launch.json records every device it holds."""
     _check_free_space(run_dir.parent, request)
-    proc = spawn_detached(train_argv(run_dir, devices[0]), run_dir / LOG, on_exit)
+    several = len(devices) > 1
+    proc = spawn_detached(train_argv(run_dir, "cuda" if several else devices[0]), run_dir / LOG, on_exit,
+                          env=visible_gpus(devices))
     _record_launch(run_dir, proc, list(devices), remove_on_failure=False)
     return proc
 
@@ -156,13 +176,13 @@ def train_argv(run_dir: Path, device: str | None = None) -> list[str]:
 
 
 def spawn_detached(argv: list[str], log_path: Path, on_exit: Callable[[], None] | None = None,
-                   pass_fds: Sequence[int] = ()) -> subprocess.Popen:
+                   pass_fds: Sequence[int] = (), env: dict[str, str] | None = None) -> subprocess.Popen:
     """A child in a new session (a Ctrl-C meant for the server does not reach it), output to ``log_path``,
     reaped the moment it ends so it never lingers as <defunct>; then ``on_exit`` is called. It
-    inherits no open file but ``pass_fds``."""
+    inherits no open file but ``pass_fds``; ``env`` is laid over the server's environment."""
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, cwd=PACKAGE_ROOT,
-                                env=child_env(), start_new_session=True, pass_fds=tuple(pass_fds))
+                                env={**child_env(), **(env or {})}, start_new_session=True, pass_fds=tuple(pass_fds))
 
     def reap() -> None:
         proc.wait()

@@ -17,6 +17,7 @@ from typing import Any, Iterable
 import pandas as pd
 
 from .launch import run_devices
+from .resources import summarize as summarize_resources
 from .request import SETTINGS
 from .runs import RunRecord, list_runs
 from .spec import ArchSpec, format_compact
@@ -26,7 +27,10 @@ SPEC_COLUMNS = tuple(f.name for f in dataclasses.fields(ArchSpec))
 RUN_COLUMNS = ("run", "name", "note", "state", "sweep", "queue_position", "devices", "started")
 RESULT_COLUMNS = ("learning_rate", "params", "macs", "epochs_done", "best_test_acc", "last_test_acc",
                   "last_test_loss", "train_loss", "train_acc", "examples", "train_seconds", "examples_per_sec")
-COLUMNS = (*RUN_COLUMNS, *SPEC_COLUMNS, *SETTINGS, *RESULT_COLUMNS)
+# The run's own resource record (``vgg_core.resources``): what it used, beside what it learnt.
+RESOURCE_COLUMNS = ("peak_rss_mib", "mean_cpu_percent", "mean_gpu_util", "peak_gpu_mem_mib", "energy_j", "energy_wh",
+                    "energy_per_epoch_j")
+COLUMNS = (*RUN_COLUMNS, *SPEC_COLUMNS, *SETTINGS, *RESULT_COLUMNS, *RESOURCE_COLUMNS)
 
 
 @functools.lru_cache(maxsize=256)
@@ -46,9 +50,11 @@ def result_row(record: RunRecord, position: int | None = None) -> dict[str, Any]
         spec["conv_arch"] = format_compact(request.spec.conv_arch)
         row.update(spec)
         row.update(request.settings.to_dict())
-        row["learning_rate"] = request.settings.learning_rate
+        row["learning_rate"] = request.learning_rate  # the network's own default where none was given
         row["params"], row["macs"] = _size(request.spec)
     row.update(_results(record))
+    used = summarize_resources(record.metrics.system, row["epochs_done"] or None).to_dict()
+    row.update({k: used[k] for k in RESOURCE_COLUMNS})
     if config is not None:
         row["seed"] = config.seed  # the seed used (the setting says None for "random")
     return row
@@ -105,4 +111,5 @@ def _missing(v: Any) -> bool:
         return False
 
 
-__all__ = ["results_frame", "results", "result_row", "to_records", "COLUMNS", "SPEC_COLUMNS", "RESULT_COLUMNS"]
+__all__ = ["results_frame", "results", "result_row", "to_records", "COLUMNS", "SPEC_COLUMNS", "RESULT_COLUMNS",
+           "RESOURCE_COLUMNS"]

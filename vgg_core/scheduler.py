@@ -51,9 +51,10 @@ def device_options(setting: str) -> list[str]:
     return [str(resolve_device(text))]
 
 
-def devices_needed(request: TrainRequest) -> int:
-    """How many devices the run holds at once (a run over several GPUs will say so in its request)."""
-    return 1
+def devices_needed(request: TrainRequest, options: list[str] | None = None) -> int:
+    """How many devices the run holds at once: one GPU per process on CUDA (processes on the CPU share it)."""
+    cuda = any(d.startswith("cuda") for d in (options or device_options(request.settings.device)))
+    return request.settings.nproc if cuda else 1
 
 
 class Scheduler:
@@ -112,7 +113,7 @@ class Scheduler:
             self._fail(record, e.problems[0])
             return None
         free = [d for d in options if d not in busy]
-        needed = devices_needed(request)
+        needed = devices_needed(request, options)
         return tuple(free[:needed]) if len(free) >= needed else None
 
     def _start(self, record: RunRecord, devices: tuple[str, ...]) -> bool:
