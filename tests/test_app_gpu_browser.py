@@ -243,7 +243,9 @@ def test_a_live_run_s_process_with_its_cpu_and_memory_in_both_languages(gpu_app,
     open_app(page, f"{url}/gpu")
     hint = start_hint(page)
     assert f"--run-dir {runs}/my-run" in hint
-    assert page.locator(TRAINING).get_by_text(i18n.EN["gpu.training.to_train"]).count() == 1
+    link = page.locator(TRAINING).get_by_text(i18n.EN["gpu.training.to_train"])
+    link.wait_for(timeout=15_000)  # drawn just after the hint, so wait for it rather than count at once
+    assert link.count() == 1
 
     with live_tiny_run(runs, "browser run", trained=False) as proc:
         took = wait_row(page, proc.pid)  # no reload: the page's live part picks the run up
