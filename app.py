@@ -7,6 +7,12 @@ state and in the URL (see pages/state.py); each page is one file in pages/ with 
 
 from __future__ import annotations
 
+import importlib
+import logging
+import os
+import threading
+from pathlib import Path
+
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
@@ -14,7 +20,8 @@ from pages import downloads, routing, session, state
 from pages.i18n import LANG_KEY, LANG_LABELS, LANGS, say, t
 from pages.views import PRESET_KEYS, exact, md_escape, summary_of
 from vgg_core.report import human, human_macs
-from vgg_core.spec import arch_text, format_compact
+from vgg_core.spec import ArchSpec, arch_text, format_compact
+from vgg_core.summary import summarize
 
 PAGES = (
     ("pages/explore.py", "nav.explore", ":material/account_tree:", "explore"),
@@ -64,9 +71,25 @@ def main() -> None:
     state.sync_url(session.current_url_params())
 
 
+def warm_up() -> None:
+    """What the first visitor would otherwise wait for, done once as the server starts: the pages'
+    helper modules imported (plotly, pandas, the estimate) and PyTorch's first summary, whose lazy
+    imports and first meta pass take 1.5 s (later ones take milliseconds). ``VGG_WARM_UP=0`` skips it."""
+    pages = {Path(path).stem for path, *_ in PAGES}
+    try:
+        for module in sorted(Path(__file__).with_name("pages").glob("*.py")):
+            if module.stem not in pages:  # a page file would draw itself when imported
+                importlib.import_module(f"pages.{module.stem}")
+        summarize(ArchSpec())
+    except Exception:  # a warm-up must never stop the server: the first visitor pays instead
+        logging.getLogger(__name__).exception("warm-up failed")
+
+
 if get_script_run_ctx() is None:
     # The web server importing this file (``streamlit run`` finds ``app``): Streamlit plus the route
-    # that streams a run's weights from disk.
+    # that streams a run's weights from disk, and the warm-up in the background.
     app = st.App("app.py", routes=downloads.ROUTES)
+    if os.environ.get("VGG_WARM_UP", "1") != "0":
+        threading.Thread(target=warm_up, name="warm-up", daemon=True).start()
 else:
     main()  # a session's run of the page

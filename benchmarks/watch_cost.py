@@ -4,7 +4,8 @@ A real ``streamlit run app.py`` over a runs folder holding ``--finished`` finish
 d2l-sized log), and the same CPU run (two blocks at 28x28, the whole training set, 2 epochs) launched
 as the Train page launches one, first with no browser, then with one chromium tab on the Train page
 watching it live (the page ticks every second), and again in that order (ABBA). Prints the runs'
-own examples/sec and the ratio watched / unwatched.
+own examples/sec and the ratio watched / unwatched, and while watched the CPU the server and
+chromium used (% of one core), which is where the difference goes on a machine without spare cores.
 
     python benchmarks/watch_cost.py [--finished 3 200] [--epochs 2]
 """
@@ -18,6 +19,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
@@ -53,11 +56,39 @@ def one_run(root: Path, epochs: int) -> float:
     return float(final.summary["examples_per_sec"])
 
 
-def watched_run(url: str, root: Path, epochs: int) -> float:
+def cpu_s(procs: list[psutil.Process]) -> float:
+    """CPU seconds (user + system) the processes have used so far; a process gone counts 0."""
+    total = 0.0
+    for p in procs:
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def server_process(port: int) -> psutil.Process:
+    return next(p for p in psutil.process_iter(["cmdline"])
+                if "streamlit" in " ".join(p.info["cmdline"] or []) and str(port) in (p.info["cmdline"] or []))
+
+
+def timed(server: psutil.Process, run) -> tuple[float, float, float]:
+    """The run's examples/sec, and the server's CPU % of one core while it ran, with its wall time."""
+    cpu0, t0 = cpu_s([server]), time.perf_counter()
+    ex = run()
+    return ex, 100 * (cpu_s([server]) - cpu0) / (time.perf_counter() - t0), time.perf_counter() - t0
+
+
+def watched_run(url: str, root: Path, epochs: int) -> tuple[float, float]:
+    """The run with a Train tab open on it; also the browser's CPU % of one core over the run."""
     with chromium() as browser:
         page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
         open_app(page, f"{url}/train")
-        return one_run(root, epochs)  # the open page notices the run and watches it tick by tick
+        procs = [p for p in psutil.process_iter(["name"]) if "chrom" in (p.info["name"] or "")]
+        cpu0, t0 = cpu_s(procs), time.perf_counter()
+        ex = one_run(root, epochs)  # the open page notices the run and watches it tick by tick
+        return ex, 100 * (cpu_s(procs) - cpu0) / (time.perf_counter() - t0)
 
 
 def main() -> None:
@@ -69,15 +100,24 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             root = Path(tmp) / "runs"
             plant_finished(root, n)
-            with streamlit_server(free_port(), root, Path(tmp) / "server.log") as url:
-                alone, watched = [], []
+            port = free_port()
+            with streamlit_server(port, root, Path(tmp) / "server.log") as url:
+                server = server_process(port)
+                alone, watched, server_cpu, browser_cpu = [], [], [], []
                 for order in ("alone", "watched", "watched", "alone"):  # ABBA: drift cancels out
-                    (alone if order == "alone" else watched).append(
-                        one_run(root, a.epochs) if order == "alone" else watched_run(url, root, a.epochs))
+                    if order == "alone":
+                        ex, _, _ = timed(server, lambda: one_run(root, a.epochs))
+                        alone.append(ex)
+                        continue
+                    (ex, browser), cpu, _ = timed(server, lambda: watched_run(url, root, a.epochs))
+                    watched.append(ex)
+                    server_cpu.append(cpu)
+                    browser_cpu.append(browser)
         a_med, w_med = statistics.median(alone), statistics.median(watched)
         print(json.dumps({"finished_runs": n, "alone_ex_per_s": [round(x) for x in alone],
-                          "watched_ex_per_s": [round(x) for x in watched], "ratio_watched_over_alone": round(w_med / a_med, 3)}))
-
+                          "watched_ex_per_s": [round(x) for x in watched], "ratio_watched_over_alone": round(w_med / a_med, 3),
+                          "server_cpu_pct_of_a_core_watched": [round(x, 1) for x in server_cpu],
+                          "browser_cpu_pct_of_a_core_watched": [round(x, 1) for x in browser_cpu]}))
 
 if __name__ == "__main__":
     main()

@@ -33,6 +33,7 @@ from vgg_core.spec import SpecError, arch_text, preset
 
 HOURS_WARNING_S = 3600
 OPTIMIZERS = {"sgd": "train.opt.sgd", "adam": "train.opt.adam"}
+HISTORY_EVERY_S = 5.0  # the results table and charts: a live run's row moves this often
 
 
 def render() -> None:
@@ -57,9 +58,19 @@ def render() -> None:
     runs = list_runs(runs_root())
     waiting = any(r.state.state == "queued" for r in runs) and scheduler_pid(runs_root()) is not None
     fast = waiting or any(r.state.live for r in runs)
-    # Poll every second while something trains or a scheduler is about to start one; slowly otherwise.
-    st.fragment(run_every=1.0 if fast else 5.0)(_live)(fast)
+    st.fragment(run_every=_tick_s(runs, fast))(_live)(fast)
+    st.fragment(run_every=HISTORY_EVERY_S)(_history)()
     _finished(s, runs)
+
+
+def _tick_s(runs: list[RunRecord], fast: bool) -> float:
+    """Seconds between live updates: every second while something trains or a scheduler is about to
+    start a run, every two while a run trains on the CPU (the page's drawing takes the cores it trains
+    on), every five when nothing is live."""
+    if not fast:
+        return 5.0
+    on_cpu = any(r.state.live and r.config is not None and r.config.device == "cpu" for r in runs)
+    return 2.0 if on_cpu else 1.0
 
 
 def _request(s: TrainPage) -> TrainRequest:
@@ -213,8 +224,21 @@ def _buttons(s: TrainPage, ready: bool, busy: list[str]) -> None:
         st.success(text)
 
 
+def _history() -> None:
+    """Every run's row and the results charts, in a fragment of its own that ticks every few seconds:
+    a live run's row still moves, but the table and its four charts are not redrawn every second,
+    which had cost a watched CPU run about a fifth of its speed (docs/BENCHMARKS.md)."""
+    s = TrainPage.get()
+    runs = list_runs(runs_root())
+    if not runs:
+        return
+    st.subheader(t("train.history"))
+    results_section(s, runs)
+    state.sync_url(session.current_url_params())  # a filter changed in this fragment's own rerun
+
+
 def _live(fast: bool) -> None:
-    """The selected run, re-read from its folder on every tick; ``fast``: ticking every second."""
+    """The selected run, re-read from its folder on every tick; ``fast``: ticking at the live rate."""
     s = TrainPage.get()
     runs = list_runs(runs_root())
     if not fast and any(r.state.live for r in runs):
@@ -230,9 +254,6 @@ def _live(fast: bool) -> None:
     s.shown_label = run_label(shown)
     run = pick_run(runs, t("train.run"), s, "run", then=_stop_following)
     _live_run(run)
-    st.subheader(t("train.history"))
-    results_section(s, runs)  # inside the fragment, so live runs' rows move too
-    state.sync_url(session.current_url_params())  # a filter changed in this fragment's own rerun
     live = run.state.live
     if s.was_live.get(run.run_id) and not live:
         s.was_live.pop(run.run_id)

@@ -43,3 +43,12 @@ def page(browser):
     pg.set_default_timeout(30_000)
     yield pg
     context.close()
+
+
+@pytest.fixture
+def runs(tmp_path, monkeypatch):
+    """An empty runs folder that the app and the core use for this test (``$VGG_RUNS_DIR``)."""
+    root = tmp_path / "runs"
+    root.mkdir()
+    monkeypatch.setenv("VGG_RUNS_DIR", str(root))
+    return root

@@ -191,3 +191,19 @@ def test_a_shared_link_is_the_first_request_after_the_server_starts(page, tmp_pa
         assert "i18n" not in nav and "state" not in nav
         page.locator(".st-key-sidebar_arch").get_by_text("43,093,322", exact=False).wait_for()
         no_exception(page)
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_link_to_explore_by_its_page_name_keeps_the_architecture(app_server, page, lang):
+    """A teacher's link may name the page (/explore?ratio=4): Explore is the app's home, so the
+    link lands there with its ratio, its language, and the address rewritten to the home page."""
+    open_app(page, f"{app_server}/explore?ratio=4&lang={lang}")
+    texts = i18n.EN if lang == "en" else i18n.ZH
+    page.get_by_role("heading", name=texts["explore.title"]).wait_for()
+    wait_totals(page, "43,093,322")
+    wait_idle(page)
+    assert page.locator(".st-key-explore_ratio input").input_value() == "4"
+    assert query(page)["ratio"] == ["4"]
+    assert "43,093,322" in page.locator(".st-key-sidebar_arch").inner_text()
+    no_exception(page)

@@ -22,14 +22,6 @@ DONE = '{"kind": "status", "state": "running", "pid": 1, "time": 1000.0}\n{"kind
 REQUEST = {"spec": {"conv_arch": [[1, 16], [1, 32]], "input_size": 28, "fc_width": 256}, "settings": {"epochs": 1}}
 
 
-@pytest.fixture
-def runs(tmp_path, monkeypatch):
-    root = tmp_path / "runs"
-    root.mkdir()
-    monkeypatch.setenv("VGG_RUNS_DIR", str(root))
-    return root
-
-
 def opened(page: str, query: dict[str, str] | None = None) -> AppTest:
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
     at.query_params.update(query or {})

@@ -29,14 +29,6 @@ pytestmark = [pytest.mark.skipif(not DEBIAN_DIR.is_dir(), reason="needs Debian's
               pytest.mark.timeout(600)]
 
 
-@pytest.fixture
-def runs(tmp_path, monkeypatch):
-    root = tmp_path / "runs"
-    root.mkdir()
-    monkeypatch.setenv("VGG_RUNS_DIR", str(root))
-    return root
-
-
 def opened(page: str = "pages/train.py", query: dict[str, str] | None = None) -> AppTest:
     at = AppTest.from_file(APP, default_timeout=120)
     at.query_params.update({**SMALL_QUERY, **(query or {})})

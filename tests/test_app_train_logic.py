@@ -19,14 +19,6 @@ APP = str(Path(__file__).resolve().parents[1] / "app.py")
 ROOT_ARGS = ["--arch", "1x16 1x32", "--input-size", "28", "--fc-width", "256", "--device", "cpu"]
 
 
-@pytest.fixture
-def runs(tmp_path, monkeypatch):
-    root = tmp_path / "runs"
-    root.mkdir()
-    monkeypatch.setenv("VGG_RUNS_DIR", str(root))
-    return root
-
-
 SMALL_QUERY = {"arch": "1x16 1x32", "size": "28", "fc": "256"}
 
 

@@ -25,7 +25,7 @@ from typing import TextIO
 
 from ..data import locate
 from ..ddp import Group, World
-from ..job import failure_reason, run_job, run_rank
+from ..job import JobResult, failure_reason, run_job, run_rank
 from ..problems import ProblemsError, problem
 from ..request import RUN_SETTINGS, SETTINGS, TrainRequest
 from ..resume import ResumeError, plan_resume, resumable_record
@@ -135,10 +135,7 @@ def run(args: argparse.Namespace) -> int:
         if group is not None:
             group.close()
     progress.close()
-    if result.exit_code:
-        print(f"error: {result.error}", file=sys.stderr)
-        return result.exit_code
-    return _report(result, run_dir)
+    return _finish(result, run_dir)
 
 
 def run_resume(args: argparse.Namespace) -> int:
@@ -165,6 +162,11 @@ def run_resume(args: argparse.Namespace) -> int:
     result = run_job(plan.request, device, run_dir, on_row=progress.row, on_config=progress.config, resume=plan,
                      writer=writer)
     progress.close()
+    return _finish(result, run_dir)
+
+
+def _finish(result: JobResult, run_dir: Path) -> int:
+    """A failed run's one line and its exit status, or the finished run's report."""
     if result.exit_code:
         print(f"error: {result.error}", file=sys.stderr)
         return result.exit_code
