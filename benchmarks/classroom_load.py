@@ -3,8 +3,10 @@
 A real ``streamlit run app.py`` and N chromium processes (one per student, each its own session),
 started together: each opens Explore (page load = until the book's total, 128,806,154, is on
 screen), then changes ``ratio`` ``--edits`` times (edit = from Enter until the new total is on
-screen). The server's resident memory is sampled throughout. Prints percentiles of both and the
-server's peak RSS.
+screen). The server's resident memory is sampled throughout. Prints percentiles of both, the
+server's peak RSS, and where the time goes: the server's CPU seconds for all of it and each
+session's chromium CPU seconds (on one machine the browsers share the server's cores, which a
+classroom's own laptops would not).
 
     python benchmarks/classroom_load.py [--sessions 10] [--edits 6]
 """
@@ -58,7 +60,8 @@ def student(url: str, edits: int, expected: dict[int, str], start: float, out: m
             box.press("Enter")
             totals_show(page, expected[ratio])
             latencies.append(time.perf_counter() - t0)
-        out.put({"load": load, "edits": latencies})
+        browser_cpu = sum(sum(c.cpu_times()[:2]) for c in psutil.Process().children(recursive=True))
+        out.put({"load": load, "edits": latencies, "browser_cpu_s": browser_cpu})
 
 
 def server_pid(port: int) -> psutil.Process:
@@ -92,12 +95,14 @@ def main() -> None:
 
             threading.Thread(target=sample, daemon=True).start()
             rss_idle = server.memory_info().rss
+            cpu0 = sum(server.cpu_times()[:2])
             out: mp.Queue = mp.Queue()
             start = time.time() + 5  # time for every chromium to start before the bell
             procs = [mp.Process(target=student, args=(url, a.edits, expected, start, out)) for _ in range(a.sessions)]
             for p in procs:
                 p.start()
             results = [out.get(timeout=900) for _ in procs]
+            server_cpu = sum(server.cpu_times()[:2]) - cpu0
             for p in procs:
                 p.join()
             done.set()
@@ -108,6 +113,9 @@ def main() -> None:
         "page_load_s": {"p50": round(statistics.median(loads), 2), "p90": round(pct(loads, 0.9), 2), "max": round(max(loads), 2)},
         "edit_s": {"p50": round(statistics.median(edits), 2), "p90": round(pct(edits, 0.9), 2), "max": round(max(edits), 2)},
         "server_rss_mib": {"idle": round(rss_idle / 2**20), "peak": round(peak[0] / 2**20)},
+        # Where the time goes: the server's CPU for all loads and edits, and each session's browser.
+        "server_cpu_s": round(server_cpu, 1),
+        "browser_cpu_s_per_session": round(statistics.median(r["browser_cpu_s"] for r in results), 1),
     }
     print(json.dumps(report))
 

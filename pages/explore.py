@@ -75,7 +75,8 @@ def render() -> None:
     _table(s, summary)
     _memory(s, summary)
     _charts(s, summary)
-    with st.expander(t("code.title"), expanded=False):
+    # A toggle, not an expander: an expander's code is highlighted by the browser even while closed.
+    if st.toggle(t("code.title"), **s.bind("show_code")):
         st.code(model_code(spec), language="python")
 
 

@@ -50,6 +50,7 @@ class ExplorePage(PageState):
     memory_amp: bool = False  # training memory per layer as a CUDA bf16-autocast run keeps it (else float32)
     explain: str = ""  # the layer whose arithmetic is worded under the table (its PyTorch name)
     exercise: str = ""  # the d2l 7.2 exercise whose answer is shown ("" for none)
+    show_code: bool = False  # the model as d2l-style code: highlighted only when asked for (it is slow to draw)
 
     def seed(self, spec: ArchSpec) -> None:
         """The inputs show ``spec``; errors about earlier text are stale then."""

@@ -18,6 +18,7 @@ from streamlit.testing.v1.errors import AppTestError
 from pages import explore_inputs, i18n, state
 from vgg_core.diagram import layout
 from vgg_core.estimate import estimate_training
+from vgg_core.model import model_code
 from vgg_core.request import TrainRequest, TrainSettings
 from vgg_core.spec import PRESETS, REFERENCES, ArchSpec, format_conv_arch
 from vgg_core.summary import summarize
@@ -380,3 +381,14 @@ def test_exercise_4_builds_vgg16_and_lists_the_configurations():
     assert metrics(at)["Parameters"] == f"{summarize(PRESETS['vgg16']).total_params:,}"
     table = next(t.value for t in at.table if "VGG-19 (E)" in t.value.columns)
     assert list(table.loc["conv + FC layers"]) == ["8 + 3 = 11", "10 + 3 = 13", "13 + 3 = 16", "16 + 3 = 19"]
+
+
+def test_the_model_code_is_drawn_only_when_asked_and_follows_the_architecture():
+    """The code is highlighted in the browser even inside a closed expander, so a toggle asks for it."""
+    at = app({"arch": "1x64k5 1x128"})
+    assert not at.code  # not sent until asked
+    at.toggle(key=explore_inputs.ExplorePage().key("show_code")).set_value(True).run()
+    no_exception(at)
+    spec = ArchSpec(conv_arch=((1, 64, 5), (1, 128)))
+    assert [c.value for c in at.code] == [model_code(spec).strip()]
+    assert "kernel_size" in at.code[0].value
