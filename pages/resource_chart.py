@@ -18,6 +18,7 @@ from .i18n import t
 # (value in the system row, legend key, axis): percentages left, MiB right.
 LINES = (("cpu_percent", "train.r_cpu", "y"), ("gpu_util", "train.r_gpu_util", "y"),
          ("rss_mib", "train.r_rss", "y2"), ("gpu_mem_mib", "train.r_gpu_mem", "y2"))
+FEW_SAMPLES = 20  # below this many samples each is marked, so a short run's chart is not empty
 COLORS = {"cpu_percent": "#1f77b4", "gpu_util": "#2ca02c", "rss_mib": "#ff7f0e", "gpu_mem_mib": "#d62728"}
 
 
@@ -36,11 +37,12 @@ def chart(metrics: Metrics) -> go.Figure | None:
     if not rows:
         return None
     x = epochs_of(metrics, [r.elapsed_s for r in rows])
+    mode = "lines+markers" if len(rows) < FEW_SAMPLES else "lines"  # one sample as a line would draw nothing
     traces = []
     for key, label, axis in LINES:
         y = [r.values.get(key) for r in rows]
         if any(v is not None for v in y):
-            traces.append(go.Scatter(x=x, y=y, name=t(label), mode="lines", yaxis=axis,
+            traces.append(go.Scatter(x=x, y=y, name=t(label), mode=mode, yaxis=axis,
                                      line=dict(color=COLORS[key], width=2, dash="dot" if axis == "y2" else "solid")))
     fig = go.Figure(traces)
     fig.update_layout(height=230, margin=dict(t=30, b=10, l=10, r=10), uirevision="keep",

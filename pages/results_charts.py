@@ -56,11 +56,22 @@ def accuracy_against(frame: pd.DataFrame, cost: str, cost_title: str, score_titl
                         hoverinfo="skip")
     spread = max(costs) / min(costs) if costs and min(costs) > 0 else 1
     fig.update_xaxes(title_text=cost_title, type="log" if spread > 20 else "linear",
-                     tickformat="~s" if cost != "train_seconds" else None)
-    fig.update_yaxes(title_text=score_title, tickformat=".3f")
+                     tickformat="~s" if cost != "train_seconds" else None,
+                     range=[0.9 * costs[0], 1.1 * costs[0]] if costs and min(costs) == max(costs) > 0 else None)  # one cost: ±10 %
+    fig.update_yaxes(title_text=score_title, tickformat=".3f", range=score_range(scores))
     fig.update_layout(height=400, margin=dict(t=40, b=10, l=10, r=10),
                       legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1))
     return fig
+
+
+def score_range(scores: list[float]) -> list[float] | None:
+    """The accuracy axis: the scores with a margin, never below 0 or above 1 (one run alone
+    would otherwise be centred in an axis from -0.5 to 1.5)."""
+    if not scores:
+        return None
+    lo, hi = min(scores), max(scores)
+    pad = max(0.02, 0.1 * (hi - lo))
+    return [max(0.0, lo - pad), min(1.0, hi + pad)]
 
 
 def varying_axes(frame: pd.DataFrame, columns: list[str]) -> list[str]:

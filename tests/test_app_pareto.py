@@ -69,3 +69,12 @@ def test_agrees_with_the_definition_on_random_points(seed):
     # Along the front, a costlier point is strictly more accurate (else the cheaper one would beat it).
     for a, b in itertools.pairwise(order):
         assert costs[a] == costs[b] and scores[a] == scores[b] or scores[b] > scores[a]
+
+
+def test_the_accuracy_axis_stays_between_0_and_1_around_the_scores():
+    from pages.results_charts import score_range
+
+    assert score_range([0.398]) == pytest.approx([0.378, 0.418])  # one run: a narrow band, not -0.5..1.5
+    assert score_range([0.99, 1.0]) == pytest.approx([0.97, 1.0])
+    assert score_range([0.0, 0.5]) == pytest.approx([0.0, 0.55])
+    assert score_range([]) is None

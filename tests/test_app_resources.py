@@ -84,3 +84,17 @@ def test_a_run_over_several_gpus_holds_each_of_them(monkeypatch) -> None:
     assert visible_gpus(("cuda:0",)) == {} and visible_gpus(("cpu",)) == {}
     request = TrainRequest(ArchSpec(), TrainSettings(nproc=2))
     assert devices_needed(request, ["cuda:0", "cuda:1", "cuda:2"]) == 2 and devices_needed(request, ["cpu"]) == 1
+
+
+def test_a_short_run_s_one_sample_is_drawn_and_a_long_one_is_a_line(trained: Path) -> None:
+    """A run of a few seconds has one or two samples: as a bare line they drew an empty chart."""
+    import dataclasses
+
+    from pages import resource_chart
+
+    metrics = read_metrics(trained / "r")
+    one = dataclasses.replace(metrics, system=metrics.system[-1:])
+    modes = {tr.mode for tr in resource_chart.chart(one).data}
+    assert modes == {"lines+markers"}
+    many = dataclasses.replace(metrics, system=metrics.system[-1:] * resource_chart.FEW_SAMPLES)
+    assert {tr.mode for tr in resource_chart.chart(many).data} == {"lines"}
