@@ -226,8 +226,8 @@ def _buttons(s: TrainPage, ready: bool, busy: list[str]) -> None:
 
 def _history() -> None:
     """Every run's row and the results charts, in a fragment of its own that ticks every few seconds:
-    a live run's row still moves, but the table and its four charts are not redrawn every second,
-    which had cost a watched CPU run about a fifth of its speed (docs/BENCHMARKS.md)."""
+    a live run's row still moves, but the table and its four charts are not redrawn every second
+    (the browser drawing them competes with a CPU run for its cores; docs/BENCHMARKS.md)."""
     s = TrainPage.get()
     runs = list_runs(runs_root())
     if not runs:
