@@ -133,26 +133,31 @@ def test_explore_edit_reload_error_language_and_every_page(app_server, page, rec
     wait_totals(page, f"{expected.total_params:,}")
 
 
+def type_in_first_num_convs(page, text: str) -> None:
+    """Select the first block's num_convs cell on the grid's canvas and type ``text`` (Enter not pressed).
+
+    The canvas has no cell elements: aim at the cell from the grid's box (a 35 px header and rows,
+    then the row-marker column and the num_convs column)."""
+    grid = page.locator(".st-key-blocks [data-testid='stDataFrame']")
+    grid.wait_for()
+    for _ in range(10):  # the grid may still be drawing: try until its cell editor holds the text
+        box = grid.bounding_box()
+        page.mouse.click(box["x"] + 70, box["y"] + 35 + 17)
+        page.keyboard.type(text)
+        try:
+            page.wait_for_function("t => document.querySelector('#portal .gdg-input')?.value === t", arg=text,
+                                   timeout=1000)
+            return
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+    pytest.fail("the block table's cell editor never opened")
+
+
 @pytest.mark.timeout(180)
 def test_block_table_edit_updates_text_and_totals(app_server, page, record_property):
     open_app(page, app_server)
     wait_totals(page, "128,806,154")
-    # Select the first block's num_convs cell on the grid's canvas, type 2, press Enter.
-    # The canvas has no cell elements: aim at the cell from the grid's box (a 35 px header and
-    # rows, then the row-marker column and the num_convs column).
-    grid = page.locator(".st-key-blocks [data-testid='stDataFrame']")
-    grid.wait_for()
-    for _ in range(10):  # the grid may still be drawing: try until its cell editor holds the 2
-        box = grid.bounding_box()
-        page.mouse.click(box["x"] + 70, box["y"] + 35 + 17)
-        page.keyboard.type("2")
-        try:
-            page.wait_for_function("() => document.querySelector('#portal .gdg-input')?.value === '2'", timeout=1000)
-            break
-        except PlaywrightTimeout:
-            page.keyboard.press("Escape")
-    else:
-        pytest.fail("the block table's cell editor never opened")
+    type_in_first_num_convs(page, "2")
     expected = summarize(ArchSpec(conv_arch=((2, 64), (1, 128), (2, 256), (2, 512), (2, 512))))
     start = time.perf_counter()
     page.keyboard.press("Enter")
@@ -206,4 +211,25 @@ def test_a_link_to_explore_by_its_page_name_keeps_the_architecture(app_server, p
     assert page.locator(".st-key-explore_ratio input").input_value() == "4"
     assert query(page)["ratio"] == ["4"]
     assert "43,093,322" in page.locator(".st-key-sidebar_arch").inner_text()
+    no_exception(page)
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_zero_typed_in_the_block_table_is_refused_by_name_and_the_totals_stay(app_server, page, lang):
+    """0 convolutions in a block used to be dropped silently, the old value kept: now the core's
+    refusal is shown under the blocks, naming block 1 and what is allowed, and the totals stay."""
+    open_app(page, f"{app_server}/?lang={lang}")
+    wait_totals(page, "128,806,154")
+    type_in_first_num_convs(page, "0")
+    page.keyboard.press("Enter")
+    error = page.locator(".st-key-error_blocks [data-testid='stAlertContentError']")
+    error.wait_for()
+    wait_idle(page)
+    words = {"en": "block 1: num_convs must be from 1 to 64, got 0",
+             "zh": "第 1 块：num_convs 必须在 1 到 64 之间，当前为 0"}[lang]
+    assert words in error.inner_text(), error.inner_text()
+    assert "128,806,154" in totals_text(page)  # the last valid network stays on screen
+    # The text shows what the table now holds, so the two inputs never disagree; it is not applied.
+    assert page.locator(".st-key-explore_conv_arch input").input_value().startswith("((0, 64), (1, 128)")
     no_exception(page)
