@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -91,10 +92,28 @@ def watched_run(url: str, root: Path, epochs: int) -> tuple[float, float]:
         return ex, 100 * (cpu_s(procs) - cpu0) / (time.perf_counter() - t0)
 
 
+def measure(url: str, root: Path, server: psutil.Process, epochs: int, spins: list[str | None]) -> dict:
+    """ABBA rounds, each spin count's runs interleaved with the others' so drift hits all alike."""
+    out = {spin: {"alone": [], "watched": [], "server": [], "browser": []} for spin in spins}
+    for order in ("alone", "watched", "watched", "alone"):
+        for spin in spins:
+            os.environ.pop("GOMP_SPINCOUNT", None)  # None: what the launcher itself gives its runs
+            if spin is not None:
+                os.environ["GOMP_SPINCOUNT"] = spin
+            r = out[spin]
+            if order == "alone":
+                r["alone"].append(timed(server, lambda: one_run(root, epochs))[0])
+                continue
+            (ex, browser), cpu, _ = timed(server, lambda: watched_run(url, root, epochs))
+            r["watched"].append(ex), r["server"].append(cpu), r["browser"].append(browser)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--finished", type=int, nargs="+", default=[3, 200])
     ap.add_argument("--epochs", type=int, default=2)
+    ap.add_argument("--spin", nargs="*", default=[], help="GOMP_SPINCOUNT values to compare (libgomp's default: 300000)")
     a = ap.parse_args()
     for n in a.finished:
         with tempfile.TemporaryDirectory() as tmp:
@@ -102,22 +121,16 @@ def main() -> None:
             plant_finished(root, n)
             port = free_port()
             with streamlit_server(port, root, Path(tmp) / "server.log") as url:
-                server = server_process(port)
-                alone, watched, server_cpu, browser_cpu = [], [], [], []
-                for order in ("alone", "watched", "watched", "alone"):  # ABBA: drift cancels out
-                    if order == "alone":
-                        ex, _, _ = timed(server, lambda: one_run(root, a.epochs))
-                        alone.append(ex)
-                        continue
-                    (ex, browser), cpu, _ = timed(server, lambda: watched_run(url, root, a.epochs))
-                    watched.append(ex)
-                    server_cpu.append(cpu)
-                    browser_cpu.append(browser)
-        a_med, w_med = statistics.median(alone), statistics.median(watched)
-        print(json.dumps({"finished_runs": n, "alone_ex_per_s": [round(x) for x in alone],
-                          "watched_ex_per_s": [round(x) for x in watched], "ratio_watched_over_alone": round(w_med / a_med, 3),
-                          "server_cpu_pct_of_a_core_watched": [round(x, 1) for x in server_cpu],
-                          "browser_cpu_pct_of_a_core_watched": [round(x, 1) for x in browser_cpu]}))
+                results = measure(url, root, server_process(port), a.epochs, a.spin or [None])
+        for spin, r in results.items():
+            a_med, w_med = statistics.median(r["alone"]), statistics.median(r["watched"])
+            print(json.dumps({"finished_runs": n, "GOMP_SPINCOUNT": spin or "the launcher's",
+                              "alone_ex_per_s": [round(x) for x in r["alone"]],
+                              "watched_ex_per_s": [round(x) for x in r["watched"]],
+                              "ratio_watched_over_alone": round(w_med / a_med, 3),
+                              "server_cpu_pct_of_a_core_watched": [round(x, 1) for x in r["server"]],
+                              "browser_cpu_pct_of_a_core_watched": [round(x, 1) for x in r["browser"]]}))
+
 
 if __name__ == "__main__":
     main()
