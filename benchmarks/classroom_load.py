@@ -28,6 +28,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from processes import cpu_seconds, server_process  # noqa: E402
 from streamlit_browser import chromium, free_port, streamlit_server  # noqa: E402
 from vgg_core.spec import ArchSpec  # noqa: E402
 from vgg_core.summary import summarize  # noqa: E402
@@ -60,16 +61,8 @@ def student(url: str, edits: int, expected: dict[int, str], start: float, out: m
             box.press("Enter")
             totals_show(page, expected[ratio])
             latencies.append(time.perf_counter() - t0)
-        browser_cpu = sum(sum(c.cpu_times()[:2]) for c in psutil.Process().children(recursive=True))
+        browser_cpu = cpu_seconds(psutil.Process().children(recursive=True))
         out.put({"load": load, "edits": latencies, "browser_cpu_s": browser_cpu})
-
-
-def server_pid(port: int) -> psutil.Process:
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = proc.info["cmdline"] or []
-        if "streamlit" in " ".join(cmd) and str(port) in cmd:
-            return proc
-    raise RuntimeError("server process not found")
 
 
 def pct(values: list[float], q: float) -> float:
@@ -86,7 +79,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
         with streamlit_server(port, Path(tmp) / "runs", Path(tmp) / "server.log") as url:
-            server, peak, done = server_pid(port), [0], threading.Event()
+            server, peak, done = server_process(port), [0], threading.Event()
 
             def sample() -> None:
                 while not done.is_set():
@@ -95,14 +88,14 @@ def main() -> None:
 
             threading.Thread(target=sample, daemon=True).start()
             rss_idle = server.memory_info().rss
-            cpu0 = sum(server.cpu_times()[:2])
+            cpu0 = cpu_seconds([server])
             out: mp.Queue = mp.Queue()
             start = time.time() + 5  # time for every chromium to start before the bell
             procs = [mp.Process(target=student, args=(url, a.edits, expected, start, out)) for _ in range(a.sessions)]
             for p in procs:
                 p.start()
             results = [out.get(timeout=900) for _ in procs]
-            server_cpu = sum(server.cpu_times()[:2]) - cpu0
+            server_cpu = cpu_seconds([server]) - cpu0
             for p in procs:
                 p.join()
             done.set()

@@ -23,6 +23,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from processes import server_process  # noqa: E402
 from streamlit_browser import chromium, free_port, open_app, streamlit_server  # noqa: E402
 from vgg_core.model import build_model  # noqa: E402
 from vgg_core.request import TrainRequest  # noqa: E402
@@ -58,17 +59,9 @@ class Sampler(threading.Thread):
             time.sleep(0.05)
 
 
-def server_pid(port: int) -> int:
-    for proc in psutil.process_iter(["cmdline"]):
-        cmd = proc.info["cmdline"] or []
-        if "streamlit" in " ".join(cmd) and str(port) in cmd:
-            return proc.pid
-    raise RuntimeError("server process not found")
-
-
 def click(page, out: Path, i: int) -> int:
     t0 = time.perf_counter()
-    with page.context.expect_event("download", timeout=300_000) if False else page.expect_download(timeout=300_000) as d:
+    with page.expect_download(timeout=300_000) as d:
         page.locator(".st-key-train_dl_weights a").click()
     print(f"click {i}: download started after {time.perf_counter() - t0:.1f} s", flush=True)
     target = out / f"{i}.pt"
@@ -89,7 +82,7 @@ def main() -> None:
         size = (run / "model.pt").stat().st_size
         port = free_port()
         with streamlit_server(port, tmp / "runs", tmp / "server.log") as url, chromium() as browser:
-            sampler = Sampler(server_pid(port))
+            sampler = Sampler(server_process(port).pid)
             page = browser.new_context(accept_downloads=True, viewport={"width": 1400, "height": 1000}).new_page()
             open_app(page, f"{url}/train")
             page.locator(".st-key-train_dl_weights a").wait_for(timeout=120_000)

@@ -23,13 +23,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from processes import chromium_processes, cpu_seconds, server_process  # noqa: E402
 from streamlit_browser import IDLE, chromium, free_port, streamlit_server  # noqa: E402
-from watch_cost import cpu_s, server_process  # noqa: E402
 
 TOTAL = "128,806,154"
 
@@ -44,16 +43,16 @@ def one_load(warm: bool, settle: float) -> dict[str, float]:
             time.sleep(settle)
             with chromium() as browser:
                 page = browser.new_context(viewport={"width": 1024, "height": 768}).new_page()
-                procs = [p for p in psutil.process_iter(["name"]) if "chrom" in (p.info["name"] or "")]
-                server0, browser0, t0 = cpu_s([server]), cpu_s(procs), time.perf_counter()
+                procs = chromium_processes()
+                server0, browser0, t0 = cpu_seconds([server]), cpu_seconds(procs), time.perf_counter()
                 page.goto(url)
                 page.wait_for_function("t => (document.querySelector('.st-key-totals')?.innerText || '').includes(t)",
                                        arg=TOTAL, timeout=120_000, polling=50)
                 numbers = time.perf_counter() - t0
                 page.wait_for_selector(IDLE, timeout=120_000)
                 idle = time.perf_counter() - t0
-                return {"numbers_s": numbers, "idle_s": idle, "server_cpu_s": cpu_s([server]) - server0,
-                        "browser_cpu_s": cpu_s(procs) - browser0}
+                return {"numbers_s": numbers, "idle_s": idle, "server_cpu_s": cpu_seconds([server]) - server0,
+                        "browser_cpu_s": cpu_seconds(procs) - browser0}
 
 
 def main() -> None:

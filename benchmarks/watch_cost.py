@@ -26,6 +26,7 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from processes import chromium_processes, cpu_seconds, server_process  # noqa: E402
 from streamlit_browser import chromium, free_port, open_app, streamlit_server  # noqa: E402
 from vgg_core.launch import start_run  # noqa: E402
 from vgg_core.request import TrainRequest, TrainSettings  # noqa: E402
@@ -57,28 +58,11 @@ def one_run(root: Path, epochs: int) -> float:
     return float(final.summary["examples_per_sec"])
 
 
-def cpu_s(procs: list[psutil.Process]) -> float:
-    """CPU seconds (user + system) the processes have used so far; a process gone counts 0."""
-    total = 0.0
-    for p in procs:
-        try:
-            t = p.cpu_times()
-            total += t.user + t.system
-        except psutil.Error:
-            pass
-    return total
-
-
-def server_process(port: int) -> psutil.Process:
-    return next(p for p in psutil.process_iter(["cmdline"])
-                if "streamlit" in " ".join(p.info["cmdline"] or []) and str(port) in (p.info["cmdline"] or []))
-
-
 def timed(server: psutil.Process, run) -> tuple[float, float, float]:
     """The run's examples/sec, and the server's CPU % of one core while it ran, with its wall time."""
-    cpu0, t0 = cpu_s([server]), time.perf_counter()
+    cpu0, t0 = cpu_seconds([server]), time.perf_counter()
     ex = run()
-    return ex, 100 * (cpu_s([server]) - cpu0) / (time.perf_counter() - t0), time.perf_counter() - t0
+    return ex, 100 * (cpu_seconds([server]) - cpu0) / (time.perf_counter() - t0), time.perf_counter() - t0
 
 
 def watched_run(url: str, root: Path, epochs: int) -> tuple[float, float]:
@@ -86,10 +70,10 @@ def watched_run(url: str, root: Path, epochs: int) -> tuple[float, float]:
     with chromium() as browser:
         page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
         open_app(page, f"{url}/train")
-        procs = [p for p in psutil.process_iter(["name"]) if "chrom" in (p.info["name"] or "")]
-        cpu0, t0 = cpu_s(procs), time.perf_counter()
+        procs = chromium_processes()
+        cpu0, t0 = cpu_seconds(procs), time.perf_counter()
         ex = one_run(root, epochs)  # the open page notices the run and watches it tick by tick
-        return ex, 100 * (cpu_s(procs) - cpu0) / (time.perf_counter() - t0)
+        return ex, 100 * (cpu_seconds(procs) - cpu0) / (time.perf_counter() - t0)
 
 
 def measure(url: str, root: Path, server: psutil.Process, epochs: int, spins: list[str | None]) -> dict:
@@ -97,7 +81,7 @@ def measure(url: str, root: Path, server: psutil.Process, epochs: int, spins: li
     out = {spin: {"alone": [], "watched": [], "server": [], "browser": []} for spin in spins}
     for order in ("alone", "watched", "watched", "alone"):
         for spin in spins:
-            os.environ.pop("GOMP_SPINCOUNT", None)  # None: what the launcher itself gives its runs
+            os.environ.pop("GOMP_SPINCOUNT", None)  # None: unset, as the app launches its runs
             if spin is not None:
                 os.environ["GOMP_SPINCOUNT"] = spin
             r = out[spin]
@@ -124,7 +108,7 @@ def main() -> None:
                 results = measure(url, root, server_process(port), a.epochs, a.spin or [None])
         for spin, r in results.items():
             a_med, w_med = statistics.median(r["alone"]), statistics.median(r["watched"])
-            print(json.dumps({"finished_runs": n, "GOMP_SPINCOUNT": spin or "the launcher's",
+            print(json.dumps({"finished_runs": n, "GOMP_SPINCOUNT": spin or "unset (libgomp's default)",
                               "alone_ex_per_s": [round(x) for x in r["alone"]],
                               "watched_ex_per_s": [round(x) for x in r["watched"]],
                               "ratio_watched_over_alone": round(w_med / a_med, 3),
