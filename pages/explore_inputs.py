@@ -25,6 +25,7 @@ NUMBER_INPUTS = ("ratio", "input_size", "in_channels", "num_classes", "fc_width"
 INPUTS = ("preset", "conv_arch", *NUMBER_INPUTS, "batch_norm")
 # Presets that make their point at their own input and classifier: choosing one sets those too.
 WITH_INPUT = ("pair_3x3", "pair_5x5")
+_BOOK = ArchSpec()  # the inputs start from the core's own default, d2l's VGG-11
 
 
 @dataclass
@@ -32,14 +33,14 @@ class ExplorePage(PageState):
     PAGE = "explore"
     LABELLED = ("preset", "table_view")
     preset: str = "vgg11"
-    conv_arch: str = format_conv_arch(ArchSpec().conv_arch)
+    conv_arch: str = format_conv_arch(_BOOK.conv_arch)
     # Numbers as floats in the widgets, so 2.5 reaches the core's check instead of being cut to 2.
-    ratio: Any = 1.0
-    input_size: Any = 224.0
-    in_channels: Any = 1.0
-    num_classes: Any = 10.0
-    fc_width: Any = 4096.0
-    batch_norm: bool = False
+    ratio: Any = float(_BOOK.ratio)
+    input_size: Any = float(_BOOK.input_size)
+    in_channels: Any = float(_BOOK.in_channels)
+    num_classes: Any = float(_BOOK.num_classes)
+    fc_width: Any = float(_BOOK.fc_width)
+    batch_norm: bool = _BOOK.batch_norm
     errors: dict[str, list[Problem]] = field(default_factory=dict)  # input -> what the last edit got wrong there
     editor_version: int = 0  # the block table's key changes with it, so it redraws from the spec
     seen_version: int = -1  # the app state's version the inputs were last seeded from
